@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+// rpo: Relative Preference Optimization (arXiv 2402.10958) and its baselines on a CPU.
+// One library (Shared) that every tool links, thin executables, C shims for libzstd, zlib and OpenBLAS.
+import PackageDescription
+
+// Numeric code is built with -Ounchecked only where it is measured to matter; the default release
+// configuration (-O, bounds checks on) is what runs the tests.
+let package = Package(
+    name: "rpo",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Shared", targets: ["Shared"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "Shared",
+            dependencies: [
+                "CZstd", "CZlib", "COpenBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SharedTests",
+            dependencies: ["Shared"],
+            path: "Tests/SharedTests"
+        ),
+    ]
+)

@@ -1,0 +1,38 @@
+// Parallel loops over both cores for the memory-bound kernels (sgemm threads itself through OpenBLAS).
+import Foundation
+
+/// How many worker threads the kernels split their work over. Defaults to the number of active cores;
+/// `RPO_THREADS` overrides it (useful for one-core measurements).
+public enum Parallel {
+    public nonisolated(unsafe) static var threads: Int = {
+        if let s = ProcessInfo.processInfo.environment["RPO_THREADS"], let n = Int(s), n > 0 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
+
+    /// Calls `body` on disjoint contiguous sub-ranges covering `0..<count`, in parallel when the work is
+    /// large enough (`count * costPerItem >= minWork`). Each sub-range is given to exactly one call.
+    @inline(__always)
+    public static func forRanges(_ count: Int, costPerItem: Int = 1, minWork: Int = 32_768,
+                                 _ body: (Range<Int>) -> Void) {
+        let t = threads
+        if t <= 1 || count < 2 || count &* costPerItem < minWork {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        let chunks = min(t, count)
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = count * c / chunks, hi = count * (c + 1) / chunks
+                if lo < hi { box.value(lo..<hi) }
+            }
+        }
+    }
+}
+
+/// Wraps a value that is shared across threads under a discipline the compiler cannot check
+/// (e.g. pointers whose disjoint ranges each thread writes).
+public struct UncheckedSendable<T>: @unchecked Sendable {
+    public let value: T
+    public init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,91 @@
+// The JSON parser and serializer: RFC 8259 acceptance and rejection, field order, exact numbers.
+import Foundation
+import Testing
+@testable import Shared
+
+@Suite struct JSONTests {
+    @Test func parsesValues() throws {
+        let v = try JSONParser.parse(#" {"a": [1, -2, 3.5, -0.0, 1e3, 12345678901234567890], "b": {"c": null, "d": true, "e": false}, "s": "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude42"} "#)
+        guard case .object(let o) = v else { Issue.record("not an object"); return }
+        #expect(o.keys == ["a", "b", "s"])
+        #expect(o["a"] == .array([.int(1), .int(-2), .double(3.5), .double(-0.0), .double(1000), .double(12345678901234567168)]))
+        #expect(o["b"] == .object(JSONObject([("c", .null), ("d", .bool(true)), ("e", .bool(false))])))
+        #expect(o["s"] == .string("x\"\\/\u{8}\u{c}\n\r\té🙂"))
+    }
+
+    @Test(arguments: [
+        "", "{", "{\"a\"}", "{\"a\":}", "[1,]", "[1 2]", "01", "1.", ".5", "1e", "-", "+1", "\"abc", "\"\\x\"",
+        "\"\\ud800\"", "\"\\udc00\"", "\"a\u{1}b\"", "nul", "{\"a\":1,}", "{\"a\":1 \"b\":2}", "[1] x", "{\"a\":1,\"a\":2}",
+        "1e999",
+    ])
+    func rejects(_ text: String) {
+        #expect(throws: JSONParseError.self) { _ = try JSONParser.parse(text) }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { _ = try JSONParser.parse(deep) }
+    }
+
+    @Test func serializerKeepsOrderAndEscapes() throws {
+        var o = JSONObject()
+        o["z"] = .int(1)
+        o["a"] = .string("q\"b\\n\n\u{1}é")
+        o["m"] = .array([.double(0.1), .float(0.1), .int(-7), .null, .bool(false)])
+        #expect(try JSONSerializer.string(.object(o)) == #"{"z":1,"a":"q\"b\\n\n\u0001é","m":[0.1,0.1,-7,null,false]}"#)
+        o["z"] = nil
+        #expect(o.keys == ["a", "m"])
+        // Written, read and written again: the same bytes (a Float is read back as a Double with the same text).
+        let once = try JSONSerializer.string(.object(o))
+        #expect(try JSONSerializer.string(try JSONParser.parse(once)) == once)
+    }
+
+    @Test func nonFiniteNumbersAreWriteErrors() {
+        var o = JSONObject()
+        o["loss"] = .double(.nan)
+        #expect(throws: JSONWriteError.self) { _ = try JSONSerializer.string(.object(o)) }
+        o["loss"] = .array([.float(.infinity)])
+        #expect(throws: JSONWriteError.self) { _ = try JSONSerializer.string(.object(o)) }
+    }
+
+    /// Floats written in their shortest form read back (as Double, then narrowed) to the same bits.
+    @Test func floatsRoundTripExactly() throws {
+        var rng = RNG(seed: 7)
+        var values: [Float] = [0, -0, 1, -1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 0.1, 1e-38]
+        for _ in 0..<200_000 {
+            let bits = UInt32(truncatingIfNeeded: rng.next())
+            let f = Float(bitPattern: bits)
+            if f.isFinite { values.append(f) }
+        }
+        for _ in 0..<100_000 { values.append(Float(rng.nextDouble() * 2 - 1)) }
+        var o = JSONObject()
+        o["e"] = .floats(values)
+        let text = try JSONSerializer.string(.object(o))
+        guard case .object(let back) = try JSONParser.parse(text) else { Issue.record(); return }
+        let got = try back.field("e", source: "t", record: 1).floatArray()
+        #expect(got.count == values.count)
+        let mismatches = zip(got, values).filter { $0.bitPattern != $1.bitPattern }.count
+        #expect(mismatches == 0)
+    }
+
+    @Test func integersAtTheLimits() throws {
+        #expect(try JSONParser.parse("9223372036854775807") == .int(Int.max))
+        #expect(try JSONParser.parse("-9223372036854775808") == .int(Int.min))
+        #expect(try JSONParser.parse("9223372036854775808") == .double(9223372036854775808))
+        for v in [0, 1, -1, 9, 10, -10, 123456789, Int.max, Int.min] {
+            #expect(try JSONSerializer.string(.int(v)) == String(v))
+        }
+    }
+
+    @Test func fieldErrorsNameTheFieldAndRecord() throws {
+        let o = JSONObject([("ids", .array([.int(1), .string("x")])), ("p", .int(3))])
+        do {
+            _ = try o.field("ids", source: "in.jsonl", record: 12).intArray()
+            Issue.record("expected an error")
+        } catch let e as RecordError {
+            #expect(e.description == "in.jsonl:12: field \"ids\"[1] must be an integer, found string")
+        }
+        #expect(throws: RecordError.self) { _ = try o.field("missing", source: "s", record: 1).string() }
+        #expect(throws: RecordError.self) { _ = try o.field("p", source: "s", record: 1).string() }
+    }
+}
