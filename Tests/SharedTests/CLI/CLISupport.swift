@@ -33,25 +33,27 @@ enum Tools {
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
         p.environment = environment
-        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        let inPipe = Pipe(), outPipe = Pipe()
+        // stderr goes to a file: no reader thread needed, and no deadlock on a chatty tool.
+        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rpo-stderr-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let errHandle = try FileHandle(forWritingTo: errURL)
+        defer { try? errHandle.close(); try? FileManager.default.removeItem(at: errURL) }
         p.standardInput = inPipe
         p.standardOutput = outPipe
-        p.standardError = errPipe
+        p.standardError = errHandle
         try p.run()
         let writer = Thread {
             inPipe.fileHandleForWriting.write(Data(stdin))
             try? inPipe.fileHandleForWriting.close()
         }
         writer.start()
-        var errData = Data()
-        let errReader = Thread { errData = errPipe.fileHandleForReading.readDataToEndOfFile() }
-        errReader.start()
         let deadline = Date().addingTimeInterval(timeout)
         let out = outPipe.fileHandleForReading.readDataToEndOfFile()
         while p.isRunning && Date() < deadline { usleep(10_000) }
         if p.isRunning { p.terminate(); Issue.record("\(tool) timed out after \(timeout) s") }
         p.waitUntilExit()
-        while errReader.isExecuting { usleep(1_000) }
+        let errData = (try? Data(contentsOf: errURL)) ?? Data()
         return ToolResult(status: p.terminationStatus, stdout: [UInt8](out),
                           stderr: String(decoding: errData, as: UTF8.self))
     }
