@@ -36,7 +36,7 @@ enum Tools {
         let inPipe = Pipe(), outPipe = Pipe()
         // stderr goes to a file: no reader thread needed, and no deadlock on a chatty tool.
         let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("rpo-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let errHandle = try FileHandle(forWritingTo: errURL)
         defer { try? errHandle.close(); try? FileManager.default.removeItem(at: errURL) }
         p.standardInput = inPipe
