@@ -9,33 +9,43 @@ struct RpoJudge: AsyncParsableCommand {
         commandName: "rpo-judge",
         abstract: "Judge candidate texts against baseline texts pairwise with RPO's official judge prompts.",
         discussion: """
-        Input: sample records (rpo-sample), one per comparison; the fields used are
-          {"id": "hh-17", "prompt": "\\n<|user|>\\nHi\\n<|assistant|>\\n", "policy": "...", "chosen": "...", ...}
-        The first --max-comparisons records are judged, each once in a seeded order (Python's random seeded
-        with --seed, one shuffle per comparison: the orders of the official compare.py), or in both orders.
-        Everything is read and checked before the first request.
+        Input: sample records (rpo-sample), one per comparison. Fields used:
+          {"id": "hh-17", "prompt": "\\n<|user|>\\nHi\\n<|assistant|>\\n",
+           "policy": "...", "chosen": "...", ...}
+        The first --max-comparisons records are judged, each in the seeded order
+        of the official compare.py (Python's random seeded with --seed, one
+        shuffle per comparison), or in both orders. All records are read and
+        checked before the first request.
 
         Output: one judgment record per comparison, in input order:
-          {"id": "hh-17", "candidate": "policy", "baseline": "chosen", "task": "dialogue",
-           "judge": "api:gpt-4-0613", "order": ["baseline", "candidate"], "winner": "candidate",
-           "status": "ok", "raw": "Response 2", "error": null, "attempts": 1, "seconds": 0.84,
+          {"id": "hh-17", "candidate": "policy", "baseline": "chosen",
+           "task": "dialogue", "judge": "api:gpt-4-0613",
+           "order": ["baseline", "candidate"], "winner": "candidate",
+           "status": "ok", "raw": "Response 2", "error": null,
+           "attempts": 1, "seconds": 0.84,
            "candidate_chars": 412, "baseline_chars": 388}
-        order: the texts as shown (label 1 first). winner: "candidate", "baseline", "tie" or null.
-        status: "ok", "unparsed" (the answer names no label) or "failed" (no answer; error says why).
-        raw/error/attempts/seconds describe the seeded presentation; local judges add "logprobs" (the two
-        labels'). With --both-orders, "swapped" holds the reversed presentation {order, winner, status, raw,
-        error, attempts, seconds}, and winner is the common verdict, or "tie" when the orders disagree.
-        Summary on standard error and, as JSON, in --summary FILE: the official win rate (candidate wins /
-        attempts: failures and unparsed answers count against both sides), wins / decided, ties counted
-        half, 95% bootstrap intervals, mean lengths, position bias.
+        order: the texts as shown, label 1 first. winner: "candidate",
+        "baseline", "tie" or null. status: "ok", "unparsed" (the answer names
+        no label) or "failed" (no answer; error says why). raw, error,
+        attempts, seconds: the seeded presentation; a local judge adds
+        "logprobs" (of the two labels). With --both-orders, "swapped" holds the
+        reversed presentation {order, winner, status, raw, error, attempts,
+        seconds} and winner is the common verdict, "tie" if they disagree.
 
-        --resume (with -o FILE.jsonl) appends each judgment as one line as soon as it and all before it are
-        done; rerun the same command to judge only what is missing. --retry-failed also judges again the
-        comparisons that failed. The API key is read from the environment variable --api-key-env and never
-        printed or written.
+        Summary on standard error, and as JSON in --summary FILE: the official
+        win rate (candidate wins / attempts; failures and unparsed answers
+        count against both sides), wins / decided, ties counted half, 95%
+        bootstrap intervals, mean lengths, position bias.
+
+        --resume (with -o FILE.jsonl) appends each judgment as one line as soon
+        as it and all before it are done: after an interruption, rerun the same
+        command to judge only what is missing (--retry-failed: also what
+        failed). The API key is read from the environment variable named by
+        --api-key-env and is never printed or written.
 
         Example:
-          rpo-sample ... | rpo-judge --task dialogue --judge api -o judged.jsonl --resume --summary win.json
+          rpo-sample ... | rpo-judge --task dialogue --judge api \\
+              -o judged.jsonl --resume --summary winrate.json
         """)
 
     @OptionGroup var input: InputOptions
@@ -48,8 +58,8 @@ struct RpoJudge: AsyncParsableCommand {
     @Option(name: .customLong("prompt-key"), help: "Field of the formatted prompt (upstream -hk).") var promptKey = "prompt"
     @Option(name: .customLong("id-key"), help: "Field of the record id.") var idKey = "id"
     @Option(help: "The two labels of the texts (upstream -l).") var labels = "12"
-    @Option(name: .customLong("human-prefix"), help: "The prompt's user marker.") var humanPrefix = "\n<|user|>\n"
-    @Option(name: .customLong("assistant-prefix"), help: "The prompt's assistant marker.") var assistantPrefix = "\n<|assistant|>\n"
+    @Option(name: .customLong("human-prefix"), help: #"The prompt's user marker (default "\n<|user|>\n")."#) var humanPrefix: String?
+    @Option(name: .customLong("assistant-prefix"), help: #"The prompt's assistant marker (default "\n<|assistant|>\n")."#) var assistantPrefix: String?
     @Option(help: "api or local (default: api when --api-base or --api-model is given, else local).") var judge: String?
     @Option(name: .customLong("api-base"), help: "OpenAI-compatible API root (POST <base>/chat/completions).") var apiBase: String?
     @Option(name: .customLong("api-model"), help: "Judge model name (default gpt-4-0613).") var apiModel: String?
@@ -73,7 +83,8 @@ struct RpoJudge: AsyncParsableCommand {
     func runOptions() throws -> JudgeRunOptions {
         guard let t = JudgeTask(rawValue: task) else { throw CLIError.usage("unknown task \"\(task)\" (expected dialogue or summarization)") }
         var o: JudgeRunOptions
-        do { o = JudgeRunOptions(template: try JudgeTemplate(task: t, labels: labels, humanPrefix: humanPrefix, assistantPrefix: assistantPrefix)) }
+        do { o = JudgeRunOptions(template: try JudgeTemplate(task: t, labels: labels, humanPrefix: humanPrefix ?? "\n<|user|>\n",
+                                                                    assistantPrefix: assistantPrefix ?? "\n<|assistant|>\n")) }
         catch { throw CLIError.usage(error.description) }
         guard candidate != baseline else { throw CLIError.usage("--candidate and --baseline name the same field") }
         guard maxComparisons >= 0, bootstrap >= 1 else { throw CLIError.usage("--max-comparisons must be >= 0 and --bootstrap >= 1") }
@@ -137,6 +148,10 @@ struct RpoJudge: AsyncParsableCommand {
                 try w.finish()
             }
             for line in result.lines { diag.note(line) }
+            if result.rates.failed > 0 {
+                diag.warning("\(result.rates.failed) of \(result.rates.attempts) comparisons have no answer (status \"failed\")" +
+                             (resume ? "; rerun with --retry-failed to judge them again" : "; --resume --retry-failed can judge them again"))
+            }
         }
     }
 }

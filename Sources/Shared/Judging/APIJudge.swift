@@ -153,8 +153,11 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (cont: CheckedContinuation<Outcome, Never>) in
                 pending.start(cont)
-                let task = session.dataTask(with: req) { [self] data, response, error in
-                    pending.finish(classify(data: data, response: response, error: error))
+                // The handler holds no reference to self: were it the last one, deinit would run on the
+                // session's queue and deadlock in invalidateAndCancel.
+                let endpoint = endpoint
+                let task = session.dataTask(with: req) { data, response, error in
+                    pending.finish(APIJudge.classify(data: data, response: response, error: error, endpoint: endpoint))
                 }
                 pending.attach(task)
                 task.resume()
@@ -169,7 +172,7 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
 
     // MARK: - Response
 
-    func classify(data: Data?, response: URLResponse?, error: Error?) -> Outcome {
+    static func classify(data: Data?, response: URLResponse?, error: Error?, endpoint: URL) -> Outcome {
         if let error {
             if let u = error as? URLError {
                 switch u.code {
@@ -198,7 +201,7 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
     }
 
     /// `choices[0].message.content` of a chat completion.
-    func parseAnswer(_ bytes: [UInt8]) -> Outcome {
+    static func parseAnswer(_ bytes: [UInt8]) -> Outcome {
         let json: JSON
         do {
             json = try bytes.withUnsafeBufferPointer { buf throws(JSONParseError) in try JSONParser.parse(buf) }

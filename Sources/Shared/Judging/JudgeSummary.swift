@@ -103,12 +103,12 @@ public struct JudgeSummary: Sendable {
     /// A few lines for standard error.
     public var lines: [String] {
         func pct(_ x: Double?) -> String { x.map { String(format: "%.2f%%", $0 * 100) } ?? "n/a" }
-        func ci(_ i: Interval?) -> String { i.map { String(format: "[%.2f%%, %.2f%%]", $0.lower * 100, $0.upper * 100) } ?? "" }
+        func ci(_ i: Interval?) -> String { i.map { String(format: " [%.2f%%, %.2f%%]", $0.lower * 100, $0.upper * 100) } ?? "" }
         func mean(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "n/a" }
         var l: [String] = []
         l.append("\(candidateKey) vs \(baselineKey): \(rates.attempts) comparisons (\(task.rawValue), judge \(judge), seed \(seed)\(bothOrders ? ", both orders" : ""))")
-        l.append("win rate of \(candidateKey): \(pct(rates.winRate)) (\(rates.candidateWins)/\(rates.attempts)) 95% CI \(ci(intervals.winRate)); of \(baselineKey): \(pct(rates.baselineWinRate)) (\(rates.baselineWins)/\(rates.attempts))")
-        l.append("decided \(rates.decided) (ties \(rates.ties)), unparsed \(rates.unparsed), failed \(rates.failed); \(candidateKey) wins \(pct(rates.winRateDecided)) of decided \(ci(intervals.winRateDecided)), ties as half \(pct(rates.scoreDecided)) \(ci(intervals.scoreDecided))")
+        l.append("win rate of \(candidateKey): \(pct(rates.winRate)) (\(rates.candidateWins)/\(rates.attempts))\(intervals.winRate == nil ? "" : ", 95% CI")\(ci(intervals.winRate)); of \(baselineKey): \(pct(rates.baselineWinRate)) (\(rates.baselineWins)/\(rates.attempts))")
+        l.append("decided \(rates.decided) (ties \(rates.ties)), unparsed \(rates.unparsed), failed \(rates.failed); \(candidateKey) wins \(pct(rates.winRateDecided)) of decided\(ci(intervals.winRateDecided)), ties as half \(pct(rates.scoreDecided))\(ci(intervals.scoreDecided))")
         l.append("mean length: \(candidateKey) \(mean(candidateMeanChars)) chars, \(baselineKey) \(mean(baselineMeanChars)) chars")
         var pos = "position: the text shown first won \(positionDecided > 0 ? pct(Double(firstPositionWins) / Double(positionDecided)) : "n/a") of \(positionDecided) decided judgments"
         if bothOrders {
