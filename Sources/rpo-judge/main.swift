@@ -134,7 +134,7 @@ struct RpoJudge: AsyncParsableCommand {
                 diag.warning("\(l.path): cut an unfinished last line (\(l.droppedBytes) bytes) before resuming")
             }
             let writer = log == nil ? try output.openRecords() : nil
-            let sink: JudgmentSink = log ?? writer!
+            let sink: JudgmentSink = log ?? FlushingSink(writer!)
             let bar = ProgressLine(enabled: display.showProgress, label: "judged", unit: "comparisons", total: items.count)
             let (result, records) = try await JudgeRun.run(items: items, options: options, backend: judgeBackend,
                                                            previous: log?.previous, sink: sink,

@@ -164,3 +164,14 @@ public protocol JudgmentSink: AnyObject {
 }
 
 extension RecordWriter: JudgmentSink {}
+
+/// Passes each record on and flushes it at once, so that a consumer downstream sees every judgment as soon as
+/// it is made (judgments come slowly; the writer's own buffering suits fast stages).
+public final class FlushingSink: JudgmentSink {
+    let writer: RecordWriter
+    public init(_ writer: RecordWriter) { self.writer = writer }
+    public func write(_ record: JSONObject) throws {
+        try writer.write(record)
+        try writer.flush()
+    }
+}

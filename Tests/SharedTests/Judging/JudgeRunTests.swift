@@ -288,3 +288,62 @@ func timeless(_ r: JSONObject) -> JSONObject {
         expectError([ok, "{not json"], 2, "invalid JSON")
     }
 }
+
+/// A judge that answers from a table, for the runner's decisions without HTTP (e.g. label log-probabilities
+/// as a local judge gives them).
+struct TableJudge: JudgeBackend {
+    let name = "table"
+    let maxConcurrency = 2
+    let reply: @Sendable (JudgeRequest) -> JudgeReply
+    func judge(_ request: JudgeRequest) async throws -> JudgeReply { reply(request) }
+}
+
+@Suite struct JudgeDecisionTests {
+    @Test func labelLogProbsDecideAndEqualScoresTie() async throws {
+        var options = JudgeRunOptions(template: try JudgeTemplate(task: .summarization))
+        options.bootstrapResamples = 10
+        options.bothOrders = true
+        let its = try items(JudgeRunTests.samples(3), options: options)
+        // Comparison 0: label 1 always more likely (position bias: a tie over both orders); comparison 1:
+        // equal scores (a tie in each order); comparison 2: the text of the candidate more likely in both.
+        let judge = TableJudge { r in
+            let first = r.messages[1].content.contains("Summary 1: Policy") ? JudgeRole.candidate : .baseline
+            switch r.index {
+            case 0: return JudgeReply(labelLogProbs: [-0.1, -2.3])
+            case 1: return JudgeReply(labelLogProbs: [-0.7, -0.7])
+            default: return JudgeReply(labelLogProbs: first == .candidate ? [-0.2, -1.9] : [-1.9, -0.2])
+            }
+        }
+        let sink = CollectingSink()
+        let (s, _) = try await JudgeRun.run(items: its, options: options, backend: judge, sink: sink)
+        #expect(sink.records.map { $0["winner"]! } == [.string("tie"), .string("tie"), .string("candidate")])
+        #expect(s.rates.ties == 2 && s.rates.candidateWins == 1 && s.disagreements == 1)
+        #expect(sink.records[0]["logprobs"] == .array([.double(-0.1), .double(-2.3)]))
+        #expect(sink.records[1]["swapped"]!["winner"] == .string("tie"))
+        // Records with log-probabilities read back to the same verdicts.
+        for (k, rec) in sink.records.enumerated() {
+            let back = try ComparisonResult.read(rec, item: its[k], source: "x", line: k + 1, template: options.template,
+                                                 candidateKey: "policy", baselineKey: "chosen", judge: "table", bothOrders: true)
+            #expect(back.outcome == ComparisonResult(item: its[k], presentations: back.presentations).outcome)
+            #expect(back.record(candidateKey: "policy", baselineKey: "chosen", task: .summarization, judge: "table") == rec)
+        }
+    }
+
+    @Test func judgmentLogRejectsWhatItCannotResume() throws {
+        let dir = TempDir()
+        let zst = dir.file("j.jsonl")
+        let w = try RecordWriter(path: zst, compression: .zstd)
+        try w.write(JSONObject([("id", .string("a"))]))
+        try w.finish()
+        #expect { _ = try JudgmentLog(path: zst) } throws: { ($0 as? IOError)?.message.contains("zstd-compressed") == true }
+        let bad = dir.file("bad.jsonl")
+        try Data("{\"id\":\"a\"}\n{oops}\n".utf8).write(to: URL(fileURLWithPath: bad))
+        #expect { _ = try JudgmentLog(path: bad) } throws: { ($0 as? RecordError)?.record == 2 }
+        let fresh = dir.file("new.jsonl")
+        let log = try JudgmentLog(path: fresh)
+        #expect(log.previous.records.isEmpty && log.droppedBytes == 0)
+        try log.write(JSONObject([("id", .int(1))]))
+        try log.finish()
+        #expect(try String(contentsOfFile: fresh, encoding: .utf8) == "{\"id\":1}\n")
+    }
+}
