@@ -8,7 +8,7 @@ import Testing
     static let key = "sk-cli-VERY-SECRET-987654321"
     static let env = ["RPO_JUDGE_TEST_KEY": key]
 
-    static func input(_ n: Int) -> [UInt8] { jsonLines(JudgeRunTests.samples(n)) }
+    static func input(_ n: Int) -> [UInt8] { judgeLines(JudgeRunTests.samples(n)) }
 
     static func args(_ server: TestHTTPServer, _ extra: [String]) -> [String] {
         ["--task", "dialogue", "--judge", "api", "--api-base", server.baseURL, "--api-key-env", "RPO_JUDGE_TEST_KEY",

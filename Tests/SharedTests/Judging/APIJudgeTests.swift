@@ -53,7 +53,7 @@ import Testing
         #expect(body["model"] == .string("judge-model") && body["temperature"] == .int(0))
         #expect(body["max_tokens"] == .int(10) && body["seed"] == .int(0))
         let messages = try Self.request().messages
-        #expect(r.contents.count == 2 && zip(r.contents, messages.map(\.content)).allSatisfy { sameBytes($0, $1) })
+        #expect(r.contents.count == 2 && zip(r.contents, messages.map(\.content)).allSatisfy { sameUTF8($0, $1) })
     }
 
     @Test func slowAnswerWithinTheTimeout() async throws {

@@ -6,7 +6,7 @@ import Testing
 @testable import Shared
 
 /// Reads a committed JSON fixture.
-func loadJSONFixture(_ rel: String) throws -> JSON {
+func loadTrainingFixture(_ rel: String) throws -> JSON {
     try JSONParser.parse(String(contentsOfFile: TestPaths.fixture(rel), encoding: .utf8))
 }
 
@@ -121,7 +121,7 @@ extension JSON {
     }
 
     @Test func matchesPyTorchAutograd() throws {
-        let fixture = try loadJSONFixture("losses/torch_losses.json")
+        let fixture = try loadTrainingFixture("losses/torch_losses.json")
         let cases = fixture.member("cases")?.arrayValue ?? []
         #expect(cases.count >= 80)
         var seen = Set<String>()
