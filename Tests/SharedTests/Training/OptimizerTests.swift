@@ -44,7 +44,7 @@ import Testing
 
     @Test(arguments: ["rmsprop", "rmsprop_wd", "adamw", "adamw_nowd"])
     func stepsMatchTorch(_ name: String) throws {
-        let fixture = try loadTrainingFixture("optim/torch_optim.json")
+        let fixture = try loadJSONFixture("optim/torch_optim.json")
         let run = try #require(fixture.member("runs")?.arrayValue?.first { $0.member("name")?.stringValue == name })
         let steps = run.member("steps")?.arrayValue ?? []
         let n = Self.floats(run.member("init")).count
