@@ -32,6 +32,13 @@ struct RpoJudge: AsyncParsableCommand {
         reversed presentation {order, winner, status, raw, error, attempts,
         seconds} and winner is the common verdict, "tie" if they disagree.
 
+        Judges: --judge api sends the official request (temperature 0,
+        max_tokens 10) to an OpenAI-compatible chat/completions endpoint.
+        --judge local --local-model M (a llama .gguf file or a HF directory
+        with a ChatML chat template) reads the same messages in the model's
+        chat format followed by "Response" ("Summary"); the log-probabilities
+        of " 1" and " 2" as the next token decide, one forward pass each.
+
         Summary on standard error, and as JSON in --summary FILE: the official
         win rate (candidate wins / attempts; failures and unparsed answers
         count against both sides), wins / decided, ties counted half, 95%
@@ -43,9 +50,11 @@ struct RpoJudge: AsyncParsableCommand {
         failed). The API key is read from the environment variable named by
         --api-key-env and is never printed or written.
 
-        Example:
+        Examples:
           rpo-sample ... | rpo-judge --task dialogue --judge api \\
               -o judged.jsonl --resume --summary winrate.json
+          rpo-judge --task dialogue --local-model models/SmolLM2.gguf \\
+              --both-orders samples.zst -o judged.zst
         """)
 
     @OptionGroup var input: InputOptions
@@ -65,7 +74,7 @@ struct RpoJudge: AsyncParsableCommand {
     @Option(name: .customLong("api-model"), help: "Judge model name (default gpt-4-0613).") var apiModel: String?
     @Option(name: .customLong("api-key-env"), help: "Environment variable holding the API key.") var apiKeyEnv = "OPENAI_API_KEY"
     @Flag(name: .customLong("no-api-key"), help: "Send no key (local servers).") var noAPIKey = false
-    @Option(name: .customLong("local-model"), help: "Model file or directory for --judge local.") var localModel: String?
+    @Option(name: .customLong("local-model"), help: "Chat model for --judge local: a llama .gguf file or a HF directory.") var localModel: String?
     @Flag(name: .customLong("both-orders"), help: "Judge each comparison in both orders; disagreement is a tie.") var bothOrders = false
     @Option(name: .customLong("max-comparisons"), help: "Judge the first N records (0: all).") var maxComparisons = 256
     @Option(help: "Seed of the orders (as upstream -s), the API request and the bootstrap.") var seed: UInt64 = 0
@@ -114,7 +123,10 @@ struct RpoJudge: AsyncParsableCommand {
             }
             do { return try APIJudge(options: a) } catch { throw CLIError.usage("\(error)") }
         case "local":
-            throw CLIError.failure("the local judge needs rpo's causal-LM core, which this build does not have yet; use --judge api")
+            guard let path = localModel else {
+                throw CLIError.usage("--judge local needs --local-model (a .gguf file or a model directory), or configure an API judge with --api-base")
+            }
+            return try LocalJudge.load(path: path)
         default:
             throw CLIError.usage("unknown judge \"\(kind)\" (expected api or local)")
         }

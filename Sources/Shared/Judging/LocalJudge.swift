@@ -9,7 +9,13 @@ import Foundation
 public protocol JudgeTokenizer: Sendable {
     /// The ids of `text` as the model's tokenizer gives them without adding special tokens (HF
     /// `tokenizer(text, add_special_tokens=False)`), special-token text such as "<|im_start|>" recognised.
-    func encode(_ text: String) throws -> [Int]
+    func judgeEncode(_ text: String) throws -> [Int]
+}
+
+/// rpo's tokenizer as the judge uses it.
+struct JudgeTextTokenizer: JudgeTokenizer {
+    let tokenizer: Tokenizer
+    func judgeEncode(_ text: String) throws -> [Int] { tokenizer.encode(text, addSpecialTokens: false) }
 }
 
 /// How a chat model expects the judge's messages.
@@ -66,6 +72,33 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
         self.model = model; self.tokenizer = tokenizer; self.chat = chat; self.name = name
     }
 
+    /// A judge from model files: a llama-architecture `.gguf` file (weights, tokenizer and chat template in
+    /// its metadata), or a Hugging Face directory (config.json, model.safetensors or its sharded index,
+    /// tokenizer.json with a chat template). Named "local:<file or directory name>".
+    public static func load(path: String) throws -> LocalJudge {
+        let tokenizer = try Tokenizer.load(path: path)
+        let model: CausalLM
+        if path.hasSuffix(".gguf") {
+            model = try GGUFCheckpoint(path: path).model()
+        } else {
+            let configPath = (path as NSString).appendingPathComponent("config.json")
+            guard let data = FileManager.default.contents(atPath: configPath) else {
+                throw LocalJudgeError(message: "\(path): expected a .gguf file or a model directory with config.json")
+            }
+            model = CausalLM(config: try ModelRegistry.config(json: data, source: configPath))
+            try model.load(from: SafetensorsSource(checkpoint: try SafetensorsCheckpoint(path: path)))
+        }
+        guard let template = tokenizer.chatTemplate else {
+            throw LocalJudgeError(message: "\(path): the model has no chat template; the local judge needs a chat model")
+        }
+        return LocalJudge(model: model, tokenizer: JudgeTextTokenizer(tokenizer: tokenizer),
+                          chat: try JudgeChatFormat.from(template: template),
+                          name: "local:" + (path as NSString).lastPathComponent)
+    }
+
+    /// The model's configuration.
+    public var config: ModelConfig { model.config }
+
     public func judge(_ request: JudgeRequest) async throws -> JudgeReply {
         let start = Date()
         do {
@@ -80,7 +113,7 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
     public func labelLogProbs(messages: [ChatMessage], template: JudgeTemplate) throws -> [Double] {
         let word = template.task == .dialogue ? "Response" : "Summary"
         let text = chat.render(messages) + word
-        let seqs = try template.labels.map { try tokenizer.encode(text + " " + String($0)) }
+        let seqs = try template.labels.map { try tokenizer.judgeEncode(text + " " + String($0)) }
         var k = 0
         while k < min(seqs[0].count, seqs[1].count) && seqs[0][k] == seqs[1][k] { k += 1 }
         guard k > 0, k < seqs[0].count, k < seqs[1].count else {
@@ -92,6 +125,17 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
             return try model.lastPositionLogProbs(Array(seqs[0][0..<k]), tokens: [seqs[0][k], seqs[1][k]])
         }
         return try model.sequenceLogProbs(seqs.map { ScoredSequence(inputIds: $0, labelStart: k) })
+    }
+}
+
+/// A safetensors checkpoint as the tensors CausalLM.load reads.
+struct SafetensorsSource: TensorSource {
+    let checkpoint: SafetensorsCheckpoint
+    var sourceName: String { checkpoint.path }
+    var tensorNames: [String] { checkpoint.names }
+    func shape(of name: String) throws -> [Int] { try checkpoint.info(name).shape }
+    func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        try checkpoint.read(name, into: destination)
     }
 }
 

@@ -1,6 +1,9 @@
 // The API judge against a real HTTP server on 127.0.0.1, scripted to answer correctly, slowly, with 429 then
 // success, with 500s, with malformed JSON, with an unparseable answer, to hang and to drop the connection:
-// each case ends in the right reply within the configured time, with its attempts counted.
+// each case ends in the right reply, with its attempts counted, no sooner than its deadlines and backoffs
+// allow. Wall-clock upper bounds are asserted where the client has a process to itself
+// (JudgeCLITests.deadlinesHoldInTheTool): in this process, other suites' long synchronous tests can occupy
+// both threads of Swift's cooperative pool for seconds, so here they only tell a deadline from a hang.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -8,7 +11,7 @@ import FoundationNetworking
 import Testing
 @testable import Shared
 
-@Suite(.serialized) struct APIJudgeTests {
+@Suite(.serialized, .timeLimit(.minutes(1))) struct APIJudgeTests {
     static let key = "sk-test-SECRET-0123456789"
 
     /// Short timeouts and backoffs, so that every case takes well under a second.
@@ -68,8 +71,8 @@ import Testing
         let (reply, t) = try await Self.timed { try await APIJudge(options: Self.options(server, timeout: 0.25, retries: 1)).judge(try Self.request()) }
         #expect(reply.raw == nil && reply.attempts == 2)
         #expect(reply.error?.hasPrefix("timeout") == true, "\(reply.error ?? "")")
-        // Two deadlines of 0.25 s and one backoff of at most 0.05 s; 0.4 s of slack for a loaded machine.
-        #expect(t >= 0.5 && t < 1.2, "\(t) s")
+        // Two deadlines of 0.25 s and one backoff of at most 0.05 s.
+        #expect(t >= 0.5 && t < 30, "\(t) s")
         #expect(server.requests.count == 2)
     }
 
@@ -101,7 +104,7 @@ import Testing
         #expect(reply.raw == nil && reply.attempts == 4)
         #expect(reply.error == "HTTP 500: The server had an error (4 attempts)")
         // Backoffs without jitter: 0.05, 0.1, 0.2 (capped at 0.2) = 0.35 s.
-        #expect(t >= 0.35 && t < 1.5, "\(t) s")
+        #expect(t >= 0.35 && t < 30, "\(t) s")
     }
 
     @Test func malformedJSONIsAFailureWithoutRetry() async throws {
@@ -121,8 +124,9 @@ import Testing
         let server = try TestHTTPServer { _, _ in .hang }
         let (reply, t) = try await Self.timed { try await APIJudge(options: Self.options(server, timeout: 0.2, retries: 2)).judge(try Self.request()) }
         #expect(reply.attempts == 3 && reply.error?.hasPrefix("timeout: no complete answer within 0.2 s") == true, "\(reply.error ?? "")")
-        // Three deadlines of 0.2 s plus backoffs of at most 0.05 and 0.1 s.
-        #expect(t >= 0.6 && t < 1.6, "\(t) s")
+        // Three deadlines of 0.2 s plus backoffs of at most 0.05 and 0.1 s; without the deadline the request
+        // would hang until the server stops.
+        #expect(t >= 0.6 && t < 30, "\(t) s")
         server.stop()
     }
 

@@ -12,20 +12,10 @@ import Testing
 struct ByteTokenizer: JudgeTokenizer {
     let vocab: Int
     var splitDigits = false
-    func encode(_ text: String) throws -> [Int] {
+    func judgeEncode(_ text: String) throws -> [Int] {
         text.utf8.flatMap { b -> [Int] in
             splitDigits && b >= 0x30 && b <= 0x39 ? [Int(b) % vocab, (Int(b) + 7) % vocab] : [Int(b) % vocab]
         }
-    }
-}
-
-/// The ids transformers' tokenizer gave for the fixture's exact texts (the project's tokenizer is not yet on
-/// main; this table stands in for it, and fails on any other text).
-struct FixtureTokenizer: JudgeTokenizer {
-    let table: [String: [Int]]
-    func encode(_ text: String) throws -> [Int] {
-        guard let ids = table[text] else { throw LocalJudgeError(message: "no fixture ids for this text") }
-        return ids
     }
 }
 
@@ -58,8 +48,8 @@ struct FixtureTokenizer: JudgeTokenizer {
             let tok = ByteTokenizer(vocab: f.config.vocabSize, splitDigits: split)
             let judge = LocalJudge(model: m, tokenizer: tok, chat: .chatML(defaultSystem: nil), name: "local:tiny")
             let lp = try judge.labelLogProbs(messages: messages, template: template)
-            let a = try tok.encode(text + " 1"), b = try tok.encode(text + " 2")
-            let k = try tok.encode(text + " ").count
+            let a = try tok.judgeEncode(text + " 1"), b = try tok.judgeEncode(text + " 2")
+            let k = try tok.judgeEncode(text + " ").count
             let want = try m.sequenceLogProbs([ScoredSequence(inputIds: a, labelStart: k), ScoredSequence(inputIds: b, labelStart: k)])
             #expect(abs(lp[0] - want[0]) < 1e-5 && abs(lp[1] - want[1]) < 1e-5, "split \(split): \(lp) vs \(want)")
             let reply = try await judge.judge(JudgeRequest(index: 0, id: "x", pass: 0, messages: messages, template: template))
@@ -78,57 +68,65 @@ struct FixtureTokenizer: JudgeTokenizer {
     }
 }
 
-/// SmolLM2-135M-Instruct from models/ (run `make models`), loaded once for the suite; the tests take turns
-/// (one model, one workspace).
+/// SmolLM2-135M-Instruct from models/ (run `make models`), loaded once for the suite through the same entry
+/// point as `rpo-judge --judge local`; the tests take turns (one model, one workspace).
 @Suite(.serialized) struct SmolLM2JudgeTests {
     static let path = TestPaths.models("SmolLM2-135M-Instruct.Q4_1.gguf")
-    nonisolated(unsafe) static let loaded = Result { () throws -> (GGUFCheckpoint, CausalLM) in
-        let c = try GGUFCheckpoint(path: path)
-        return (c, try c.model())
-    }
+    static let judge = Result { try LocalJudge.load(path: path) }
     static let fixture = Result { try judgingFixture("local_smollm2.json")["cases"]!.jList }
 
+    static func messages(_ k: JSON) -> [ChatMessage] {
+        k["messages"].jList.map { ChatMessage(role: $0["role"].jText, content: $0["content"].jText) }
+    }
+
     @Test func configFromTheGGUFMetadata() throws {
-        let (c, _) = try Self.loaded.get()
-        let m = c.config
+        let m = try Self.judge.get().config
         #expect(m.architecture == .llama && m.vocabSize == 49152 && m.hiddenSize == 576 && m.numLayers == 30)
         #expect(m.numHeads == 9 && m.numKVHeads == 3 && m.headDim == 64 && m.intermediateSize == 1536)
         #expect(m.tiedEmbeddings && m.normEps == 1e-5 && m.position == .rotary(theta: 100_000, rotaryDim: 64))
+        #expect(try Self.judge.get().name == "local:SmolLM2-135M-Instruct.Q4_1.gguf")
     }
 
-    @Test func chatTextIsTransformersApplyChatTemplate() throws {
-        let (c, _) = try Self.loaded.get()
-        let chat = try JudgeChatFormat.from(template: c.gguf.metadata.string("tokenizer.chat_template"))
-        #expect(chat == .chatML(defaultSystem: "You are a helpful AI assistant named SmolLM, trained by Hugging Face"))
+    @Test func chatTextAndTokensAreTransformers() throws {
+        let judge = try Self.judge.get()
+        #expect(judge.chat == .chatML(defaultSystem: "You are a helpful AI assistant named SmolLM, trained by Hugging Face"))
         for k in try Self.fixture.get() {
-            let messages = k["messages"].jList.map { ChatMessage(role: $0["role"].jText, content: $0["content"].jText) }
-            #expect(sameUTF8(chat.render(messages), k["chat_text"].jText), "\(k["id"].jText) \(k["task"].jText)")
+            let text = judge.chat.render(Self.messages(k))
+            #expect(sameUTF8(text, k["chat_text"].jText), "\(k["id"].jText) \(k["task"].jText)")
+            // apply_chat_template's text + the answer start, tokenized as transformers does.
+            let prefix = k["prefix_ids"].jList.map { $0.intValue! }, labels = k["label_ids"].jList.map { $0.intValue! }
+            for (label, id) in zip(["1", "2"], labels) {
+                let ids = try judge.tokenizer.judgeEncode(text + k["answer_prefix"].jText + " " + label)
+                #expect(ids == prefix + [id], "\(k["id"].jText) \(k["task"].jText) label \(label)")
+            }
         }
     }
 
     /// The three shortest cases (131-160 prompt tokens), to keep the suite within its time budget.
     @Test func labelLogProbsMatchTransformers() async throws {
-        let (c, model) = try Self.loaded.get()
-        let chat = try JudgeChatFormat.from(template: c.gguf.metadata.string("tokenizer.chat_template"))
+        let judge = try Self.judge.get()
         let cases = try Self.fixture.get().sorted { $0["prefix_ids"].jList.count < $1["prefix_ids"].jList.count }.prefix(3)
         for k in cases {
-            let prefix = k["prefix_ids"].jList.map { $0.intValue! }
-            let labels = k["label_ids"].jList.map { $0.intValue! }
             let want = k["label_logprobs"].jList.map { $0.doubleValue! }
-            let messages = k["messages"].jList.map { ChatMessage(role: $0["role"].jText, content: $0["content"].jText) }
-            let text = chat.render(messages) + k["answer_prefix"].jText
-            let judge = LocalJudge(model: model, tokenizer: FixtureTokenizer(table: [text + " 1": prefix + [labels[0]], text + " 2": prefix + [labels[1]]]),
-                                   chat: chat, name: "local:SmolLM2")
             let task = JudgeTask(rawValue: k["task"].jText)!
-            let lp = try judge.labelLogProbs(messages: messages, template: try JudgeTemplate(task: task))
+            let reply = try await judge.judge(JudgeRequest(index: 0, id: k["id"].jText, pass: 0, messages: Self.messages(k),
+                                                           template: try JudgeTemplate(task: task)))
+            let lp = try #require(reply.labelLogProbs, "\(reply.error ?? "")")
             // fp32 through 30 layers vs transformers' fp32 with other summation orders: observed differences
             // are below 1e-5; 1e-4 leaves room for other BLAS builds while a wiring error (RoPE layout, q/k
             // permutation, norm) moves them by 0.1 or more.
             #expect(abs(lp[0] - want[0]) < 1e-4 && abs(lp[1] - want[1]) < 1e-4, "\(k["id"].jText) \(task): \(lp) vs \(want)")
             // The most likely next tokens, in order, as transformers ranks them.
             let top = k["top_ids"].jList.map { $0.intValue! }
-            let all = try model.lastPositionLogProbs(prefix, tokens: top)
+            let all = try judge.model.lastPositionLogProbs(k["prefix_ids"].jList.map { $0.intValue! }, tokens: top)
             #expect(all == all.sorted(by: >), "\(k["id"].jText): \(all)")
+        }
+    }
+
+    @Test func missingOrUnusableModelsAreClearErrors() {
+        #expect(throws: (any Error).self) { _ = try LocalJudge.load(path: "/nonexistent/model.gguf") }
+        #expect { _ = try LocalJudge.load(path: TestPaths.fixture("lm/llama-gqa-tied")) } throws: { e in
+            "\(e)".contains("tokenizer")
         }
     }
 }
