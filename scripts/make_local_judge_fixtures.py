@@ -5,7 +5,8 @@
 For a few comparisons (messages from the OFFICIAL compare.py templates, loaded as in make_judge_fixtures.py):
 the chat text as transformers renders the model's own chat template (apply_chat_template, generation prompt),
 the token ids of that text followed by the answer start "Response 1" / "Response 2" ("Summary ..."), and the
-log-probabilities transformers' float32 forward gives the two labels at the position after the shared prefix.
+log-probabilities transformers' float32 forward gives the two labels at the position after the shared prefix;
+and compare.py's token lengths len(tokenizer.encode(text)) of the samples' texts.
 The local judge must reproduce the rendering byte for byte and the log-probabilities within float32 error.
 
 Versions used: Python 3.11.7, torch 2.13.0+cpu, transformers 5.24.0, gguf 0.19.0.
@@ -58,8 +59,10 @@ def main():
                           "answer_prefix": word, "prefix_ids": ids[0][:k], "label_ids": [ids[0][k], ids[1][k]],
                           "label_logprobs": [lp[ids[0][k]].item(), lp[ids[1][k]].item()],
                           "top_ids": top.indices.tolist(), "top_logprobs": top.values.tolist()})
+    # compare.py's length measure, len(tokenizer.encode(text)) (special tokens added as the tokenizer does).
+    lengths = [{"text": s[k], "tokens": len(tok.encode(s[k]))} for s in samples for k in ("chosen", "policy")]
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump({"model": GGUF, "cases": cases}, f, ensure_ascii=False, indent=1)
+        json.dump({"model": GGUF, "cases": cases, "lengths": lengths}, f, ensure_ascii=False, indent=1)
         f.write("\n")
 
 

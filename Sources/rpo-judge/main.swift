@@ -24,6 +24,7 @@ struct RpoJudge: AsyncParsableCommand {
            "status": "ok", "raw": "Response 2", "error": null,
            "attempts": 1, "seconds": 0.84,
            "candidate_chars": 412, "baseline_chars": 388}
+        (+ "candidate_tokens", "baseline_tokens" with --tokenizer)
         order: the texts as shown, label 1 first. winner: "candidate",
         "baseline", "tie" or null. status: "ok", "unparsed" (the answer names
         no label) or "failed" (no answer; error says why). raw, error,
@@ -88,6 +89,7 @@ struct RpoJudge: AsyncParsableCommand {
     @Flag(name: .customLong("retry-failed"), help: "With --resume: judge failed comparisons again.") var retryFailed = false
     @Option(help: "Bootstrap resamples for the 95% intervals.") var bootstrap = 10_000
     @Option(help: "Write the summary as JSON to this file.") var summary: String?
+    @Option(help: "Also measure lengths in tokens: tokenizer.json, a model directory or a .gguf file.") var tokenizer: String?
 
     func runOptions() throws -> JudgeRunOptions {
         guard let t = JudgeTask(rawValue: task) else { throw CLIError.usage("unknown task \"\(task)\" (expected dialogue or summarization)") }
@@ -100,6 +102,7 @@ struct RpoJudge: AsyncParsableCommand {
         (o.candidateKey, o.baselineKey, o.promptKey, o.idKey) = (candidate, baseline, promptKey, idKey)
         (o.seed, o.bothOrders, o.bootstrapResamples, o.retryFailed) = (seed, bothOrders, bootstrap, retryFailed)
         o.maxComparisons = maxComparisons == 0 ? nil : maxComparisons
+        if let t = tokenizer { o.lengthTokenizer = try Tokenizer.load(path: t) }
         return o
     }
 

@@ -123,6 +123,31 @@ struct ByteTokenizer: JudgeTokenizer {
         }
     }
 
+    /// compare.py's lengths, len(tokenizer.encode(text)), with the model's tokenizer given as --tokenizer.
+    @Test func tokenLengthsAsCompareDotPy() async throws {
+        var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
+        options.lengthTokenizer = try Tokenizer.load(path: Self.path)
+        options.bootstrapResamples = 10
+        let lengths = try judgingFixture("local_smollm2.json")["lengths"]!.jList
+        let want = Dictionary(lengths.map { ($0["text"].jText, $0["tokens"].intValue!) }, uniquingKeysWith: { a, _ in a })
+        let texts = lengths.map { $0["text"].jText }
+        var samples: [JSONObject] = []
+        for k in stride(from: 0, to: texts.count - 1, by: 2) {
+            samples.append(JSONObject([("id", .int(k)), ("prompt", .string("\n<|user|>\nQ\n<|assistant|>\n")),
+                                       ("chosen", .string(texts[k])), ("policy", .string(texts[k + 1]))]))
+        }
+        let its = try judgeItems(samples, options: options)
+        for it in its {
+            #expect(it.candidateTokens == want[it.candidate] && it.baselineTokens == want[it.baseline])
+        }
+        let judge = TableJudge { _ in JudgeReply(raw: "Response 1") }
+        let sink = CollectingSink()
+        let (s, _) = try await JudgeRun.run(items: its, options: options, backend: judge, sink: sink)
+        let mean = Double(its.reduce(0) { $0 + $1.candidateTokens! }) / Double(its.count)
+        #expect(s.candidateMeanTokens == mean && s.json["candidate"]!["mean_tokens"] == .double(mean))
+        #expect(sink.records[0]["candidate_tokens"] == .int(its[0].candidateTokens!))
+    }
+
     @Test func missingOrUnusableModelsAreClearErrors() {
         #expect(throws: (any Error).self) { _ = try LocalJudge.load(path: "/nonexistent/model.gguf") }
         #expect { _ = try LocalJudge.load(path: TestPaths.fixture("lm/llama-gqa-tied")) } throws: { e in
