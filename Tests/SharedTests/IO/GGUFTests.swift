@@ -94,7 +94,7 @@ func sameNumber(_ a: JSON, _ b: JSON) -> Bool {
     static let typesBytes: [UInt8] = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: typesPath)))) ?? []
 
     static func fixture() throws -> JSONObject {
-        guard case .object(let o) = try loadJSONFixture(TestPaths.fixture("gguf/types.json")) else { throw IOError("types.json", "not an object") }
+        guard case .object(let o) = try loadJSONFixture("gguf/types.json") else { throw IOError("types.json", "not an object") }
         return o
     }
 

@@ -5,12 +5,6 @@ import Foundation
 import Testing
 @testable import Shared
 
-/// A JSON fixture file, parsed.
-func loadJSONFixture(_ path: String) throws -> JSON {
-    let f = try MappedFile(path: path)
-    return try JSONParser.parse(UnsafeBufferPointer(start: f.bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: f.count))
-}
-
 /// A safetensors file made of a raw header string and `dataBytes` zero bytes (for the malformed cases).
 func safetensorsBytes(header: String, dataBytes: Int, headerLength: UInt64? = nil) -> [UInt8] {
     var out: [UInt8] = []
@@ -52,7 +46,7 @@ func writerFixtureEntries() -> [SafetensorsEntry] {
 @Suite struct SafetensorsTests {
     @Test func readsEveryDTypeExactly() throws {
         let file = try SafetensorsFile(path: TestPaths.fixture("safetensors/dtypes.safetensors"))
-        guard case .object(let fixture) = try loadJSONFixture(TestPaths.fixture("safetensors/dtypes.json")),
+        guard case .object(let fixture) = try loadJSONFixture("safetensors/dtypes.json"),
               case .object(let tensors)? = fixture["tensors"], case .object(let meta)? = fixture["metadata"] else {
             Issue.record("bad fixture"); return
         }

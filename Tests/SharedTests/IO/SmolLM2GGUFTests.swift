@@ -12,7 +12,7 @@ import Testing
     /// Opened once for the suite (mapping is cheap; tensors are dequantized on demand).
     static let model: GGUFFile? = try? GGUFFile(path: path)
     static let fixture: JSONObject? = {
-        guard case .object(let o)? = try? loadJSONFixture(TestPaths.fixture("gguf/smollm2.json")) else { return nil }
+        guard case .object(let o)? = try? loadJSONFixture("gguf/smollm2.json") else { return nil }
         return o
     }()
 
