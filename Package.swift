@@ -5,6 +5,7 @@ import PackageDescription
 
 // The tools: thin executables over Shared, one folder each under Sources/ (one name per line).
 let tools = [
+    "rpo-bench",
     "rpo-judge",
     "rpo-pairs",
 ]
@@ -33,10 +34,6 @@ let package = Package(
                 "CZstd", "CZlib", "COpenBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
-        ),
-        .executableTarget(
-            name: "rpo-bench",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "SharedTests",

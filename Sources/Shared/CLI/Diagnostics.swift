@@ -79,10 +79,10 @@ public enum Tool {
     }
 
     /// `run` for tools whose body is asynchronous (e.g. network clients).
-    public static func runAsync(_ tool: String, display: DisplayOptions = DisplayOptions(),
+    public static func runAsync(_ tool: String, display: DisplayOptions? = nil,
                                 _ body: (Diagnostics) async throws -> Void) async throws {
         signal(SIGPIPE, SIG_IGN)
-        let diag = Diagnostics(tool: tool, level: display.level)
+        let diag = Diagnostics(tool: tool, level: display?.level ?? .normal)
         do {
             try await body(diag)
         } catch {
