@@ -16,28 +16,4 @@ if ! python3 -c 'import torch' 2>/dev/null; then
   echo "$ours"
   exit 0
 fi
-echo "$ours" | SECONDS_PER="$SECONDS_PER" python3 -c '
-import json, os, sys, time
-import torch
-per = float(os.environ["SECONDS_PER"])
-print(f"{\"shape\":22} {\"M x N x K\":>18} {\"op\":>5} {\"thr\":>3} {\"rpo GFLOP/s\":>12} {\"torch GFLOP/s\":>14} {\"ratio\":>6}")
-for line in sys.stdin:
-    r = json.loads(line)
-    m, n, k, ta, tb, t = r["m"], r["n"], r["k"], r["ta"], r["tb"], r["threads"]
-    torch.set_num_threads(t)
-    g = torch.Generator().manual_seed(1)
-    a = torch.rand((k, m) if ta else (m, k), generator=g) - 0.5
-    b = torch.rand((n, k) if tb else (k, n), generator=g) - 0.5
-    aa = a.t() if ta else a
-    bb = b.t() if tb else b
-    c = torch.empty(m, n)
-    torch.matmul(aa, bb, out=c)
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < per:
-        torch.matmul(aa, bb, out=c)
-        reps += 1
-    sec = (time.perf_counter() - start) / reps
-    tg = 2.0 * m * n * k / sec / 1e9
-    op = ("T" if ta else "N") + ("T" if tb else "N")
-    print(f"{r[\"shape\"]:22} {f\"{m} x {n} x {k}\":>18} {op:>5} {t:>3} {r[\"gflops\"]:>12.1f} {tg:>14.1f} {r[\"gflops\"] / tg:>6.2f}")
-'
+echo "$ours" | SECONDS_PER="$SECONDS_PER" python3 scripts/bench/sgemm_torch.py

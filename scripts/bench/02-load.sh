@@ -14,26 +14,4 @@ ours=$("$BIN" load "$GGUF" "$ST" --repeat 3)
 if ! python3 -c 'import gguf, safetensors, numpy' 2>/dev/null; then
   echo "02-load: gguf/safetensors (Python) not found, printing rpo's numbers only"; echo "$ours"; exit 0
 fi
-echo "$ours" | GGUF="$GGUF" ST="$ST" python3 -c '
-import json, os, sys, time
-import numpy as np
-import gguf
-from safetensors.numpy import load_file
-def best(f, n=3):
-    b = float("inf")
-    for _ in range(n):
-        t = time.perf_counter(); f(); b = min(b, time.perf_counter() - t)
-    return b
-def load_gguf():
-    r = gguf.GGUFReader(os.environ["GGUF"])
-    for t in r.tensors:
-        gguf.quants.dequantize(t.data, t.tensor_type)
-def load_st():
-    for v in load_file(os.environ["ST"]).values():
-        if v.dtype.kind == "f": v.astype(np.float32)
-print(f"{\"file\":36} {\"params\":>11} {\"rpo s\":>8} {\"python s\":>9} {\"ratio\":>6}")
-for line in sys.stdin:
-    r = json.loads(line)
-    py = best(load_gguf if r["bench"] == "load.gguf" else load_st)
-    print(f"{r[\"file\"]:36} {r[\"parameters\"]:>11} {r[\"seconds\"]:>8.3f} {py:>9.3f} {py / r[\"seconds\"]:>6.1f}")
-'
+echo "$ours" | python3 scripts/bench/load_python.py "$GGUF" "$ST"
