@@ -5,18 +5,6 @@ import Foundation
 import Testing
 @testable import Shared
 
-/// Reads a committed JSON fixture.
-func loadJSONFixture(_ rel: String) throws -> JSON {
-    try JSONParser.parse(String(contentsOfFile: TestPaths.fixture(rel), encoding: .utf8))
-}
-
-extension JSON {
-    /// The value as an array of Doubles (NaN for non-numbers), for fixtures.
-    var doubleArray: [Double] { (arrayValue ?? []).map { $0.doubleValue ?? .nan } }
-    /// The member `key` of an object value, for fixtures.
-    func member(_ key: String) -> JSON? { objectValue?[key] }
-}
-
 @Suite struct LossGradientTests {
     /// A loss as a function of the policy log-probs (chosen, rejected); everything else fixed.
     typealias LossFn = ([Double], [Double]) throws -> LossOutput
