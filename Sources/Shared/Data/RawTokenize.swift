@@ -7,7 +7,7 @@ public struct RawTokenizeOptions: Sendable {
     /// The field read: a string (tokenise) or an array of ids (decode).
     public var field: String
     public var decode = false
-    /// Tokenise: add the tokenizer's special tokens (HF `tokenizer(text)`); decode: drop special tokens.
+    /// Tokenise: add the tokenizer's special tokens (HF `tokenizer(text)`); decode: keep them in the text (HF default).
     public var specialTokens = true
     public var blockSize = 1024
 
