@@ -53,3 +53,15 @@ func expectClose(_ actual: [Float], _ expected: [Float], atol: Float, rtol: Floa
     #expect(nBad == 0, "\(label): \(nBad) of \(actual.count) outside atol \(atol) rtol \(rtol); max |diff| \(maxDiff); \(bad.joined(separator: ", "))",
             sourceLocation: sourceLocation)
 }
+
+/// Reads a committed JSON fixture (path relative to Tests/Fixtures).
+func loadJSONFixture(_ rel: String) throws -> JSON {
+    try JSONParser.parse(String(contentsOfFile: TestPaths.fixture(rel), encoding: .utf8))
+}
+
+extension JSON {
+    /// The value as an array of Doubles (NaN for non-numbers), for fixtures.
+    var doubleArray: [Double] { (arrayValue ?? []).map { $0.doubleValue ?? .nan } }
+    /// The member `key` of an object value, for fixtures.
+    func member(_ key: String) -> JSON? { objectValue?[key] }
+}

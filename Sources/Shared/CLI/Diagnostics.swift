@@ -71,17 +71,37 @@ public enum Tool {
         let diag = Diagnostics(tool: tool, level: display.level)
         do {
             try body(diag)
-        } catch let e as ExitCode {
-            throw e
-        } catch CLIError.usage(let m) {
-            diag.error(m)
-            throw ExitCode(64)
-        } catch let e as ValidationError {
-            diag.error(e.message)
-            throw ExitCode(64)
         } catch {
+            throw exitCode(for: error, diag)
+        }
+    }
+
+    /// `run` for tools whose body is asynchronous (e.g. network clients).
+    public static func runAsync(_ tool: String, display: DisplayOptions = DisplayOptions(),
+                                _ body: (Diagnostics) async throws -> Void) async throws {
+        signal(SIGPIPE, SIG_IGN)
+        let diag = Diagnostics(tool: tool, level: display.level)
+        do {
+            try await body(diag)
+        } catch {
+            throw exitCode(for: error, diag)
+        }
+    }
+
+    /// Prints `error` once (unless it is already an exit code) and returns the exit code to throw.
+    static func exitCode(for error: Error, _ diag: Diagnostics) -> ExitCode {
+        switch error {
+        case let e as ExitCode:
+            return e
+        case CLIError.usage(let m):
+            diag.error(m)
+            return ExitCode(64)
+        case let e as ValidationError:
+            diag.error(e.message)
+            return ExitCode(64)
+        default:
             diag.error(describe(error))
-            throw ExitCode(1)
+            return ExitCode(1)
         }
     }
 

@@ -2,7 +2,7 @@
 // from ContextualAI/HALOs): chat markers, the HH prompt/response split and its regex reformatting, and the
 // collapse of repeated spaces. Everything works on Unicode scalars, as Python's `str` does (code points,
 // not Swift Characters: "\r\n" is one Character but two code points), and Python's `\s` is reproduced
-// exactly (`PythonText.isSpace`).
+// exactly (`PythonText.isSpace`, shared with the judge's prompt code).
 import Foundation
 
 /// The plain-text turn markers the official code puts around each turn (config.yaml: human_prefix,
@@ -23,19 +23,8 @@ public struct ChatMarkers: Sendable, Equatable {
     public func singleTurn(_ text: String) -> String { humanPrefix + text + humanSuffix + assistantPrefix }
 }
 
-public enum PythonText {
-    /// Python's `\s` in a `str` pattern (`str.isspace`): ASCII \t\n\v\f\r, 0x1C-0x1F, space, and the
-    /// Unicode white space U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
-    @inline(__always)
-    public static func isSpace(_ s: Unicode.Scalar) -> Bool {
-        let v = s.value
-        if v < 0x80 { return (v >= 0x09 && v <= 0x0D) || (v >= 0x1C && v <= 0x20) }
-        switch v {
-        case 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000: return true
-        default: return false
-        }
-    }
-
+// Python's `\s` is `PythonText.isSpace` (Judging/JudgePrompts.swift: the 29 code points of `str.isspace`).
+extension PythonText {
     /// `re.sub(r'[ \t]{2,}', ' ', text)`: every run of two or more spaces/tabs becomes one space
     /// (`Example.remove_extra_spaces`).
     public static func collapseSpaces(_ text: String) -> String {

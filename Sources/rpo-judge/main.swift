@@ -1,0 +1,162 @@
+// rpo-judge: samples -> pairwise judgments and win rates, with the official RPO judge prompts (compare.py at
+// c1b5163) sent to an OpenAI-compatible API or scored by a local model. Library: Shared/Judging.
+import ArgumentParser
+import Foundation
+import Shared
+
+struct RpoJudge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpo-judge",
+        abstract: "Judge candidate texts against baseline texts pairwise with RPO's official judge prompts.",
+        discussion: """
+        Input: sample records (rpo-sample), one per comparison. Fields used:
+          {"id": "hh-17", "prompt": "\\n<|user|>\\nHi\\n<|assistant|>\\n",
+           "policy": "...", "chosen": "...", ...}
+        The first --max-comparisons records are judged, each in the seeded order
+        of the official compare.py (Python's random seeded with --seed, one
+        shuffle per comparison), or in both orders. All records are read and
+        checked before the first request.
+
+        Output: one judgment record per comparison, in input order:
+          {"id": "hh-17", "candidate": "policy", "baseline": "chosen",
+           "task": "dialogue", "judge": "api:gpt-4-0613",
+           "order": ["baseline", "candidate"], "winner": "candidate",
+           "status": "ok", "raw": "Response 2", "error": null,
+           "attempts": 1, "seconds": 0.84,
+           "candidate_chars": 412, "baseline_chars": 388}
+        order: the texts as shown, label 1 first. winner: "candidate",
+        "baseline", "tie" or null. status: "ok", "unparsed" (the answer names
+        no label) or "failed" (no answer; error says why). raw, error,
+        attempts, seconds: the seeded presentation; a local judge adds
+        "logprobs" (of the two labels). With --both-orders, "swapped" holds the
+        reversed presentation {order, winner, status, raw, error, attempts,
+        seconds} and winner is the common verdict, "tie" if they disagree.
+
+        Summary on standard error, and as JSON in --summary FILE: the official
+        win rate (candidate wins / attempts; failures and unparsed answers
+        count against both sides), wins / decided, ties counted half, 95%
+        bootstrap intervals, mean lengths, position bias.
+
+        --resume (with -o FILE.jsonl) appends each judgment as one line as soon
+        as it and all before it are done: after an interruption, rerun the same
+        command to judge only what is missing (--retry-failed: also what
+        failed). The API key is read from the environment variable named by
+        --api-key-env and is never printed or written.
+
+        Example:
+          rpo-sample ... | rpo-judge --task dialogue --judge api \\
+              -o judged.jsonl --resume --summary winrate.json
+        """)
+
+    @OptionGroup var input: InputOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var display: DisplayOptions
+
+    @Option(help: "dialogue (HH) or summarization (TL;DR): which official prompt.") var task: String
+    @Option(help: "Field of the candidate text (upstream -ck).") var candidate = "policy"
+    @Option(help: "Field of the baseline text (upstream -bk).") var baseline = "chosen"
+    @Option(name: .customLong("prompt-key"), help: "Field of the formatted prompt (upstream -hk).") var promptKey = "prompt"
+    @Option(name: .customLong("id-key"), help: "Field of the record id.") var idKey = "id"
+    @Option(help: "The two labels of the texts (upstream -l).") var labels = "12"
+    @Option(name: .customLong("human-prefix"), help: #"The prompt's user marker (default "\n<|user|>\n")."#) var humanPrefix: String?
+    @Option(name: .customLong("assistant-prefix"), help: #"The prompt's assistant marker (default "\n<|assistant|>\n")."#) var assistantPrefix: String?
+    @Option(help: "api or local (default: api when --api-base or --api-model is given, else local).") var judge: String?
+    @Option(name: .customLong("api-base"), help: "OpenAI-compatible API root (POST <base>/chat/completions).") var apiBase: String?
+    @Option(name: .customLong("api-model"), help: "Judge model name (default gpt-4-0613).") var apiModel: String?
+    @Option(name: .customLong("api-key-env"), help: "Environment variable holding the API key.") var apiKeyEnv = "OPENAI_API_KEY"
+    @Flag(name: .customLong("no-api-key"), help: "Send no key (local servers).") var noAPIKey = false
+    @Option(name: .customLong("local-model"), help: "Model file or directory for --judge local.") var localModel: String?
+    @Flag(name: .customLong("both-orders"), help: "Judge each comparison in both orders; disagreement is a tie.") var bothOrders = false
+    @Option(name: .customLong("max-comparisons"), help: "Judge the first N records (0: all).") var maxComparisons = 256
+    @Option(help: "Seed of the orders (as upstream -s), the API request and the bootstrap.") var seed: UInt64 = 0
+    @Option(help: "API requests in flight at once.") var concurrency = 4
+    @Option(help: "Seconds one API request may take.") var timeout: Double = 10
+    @Option(help: "Retries of a request after 429, 408, 409, 5xx, timeouts and connection errors.") var retries = 3
+    @Option(help: "First retry delay in seconds (doubled each retry).") var backoff: Double = 1
+    @Option(name: .customLong("max-backoff"), help: "Longest computed retry delay in seconds.") var maxBackoff: Double = 60
+    @Flag(name: .customLong("no-jitter"), help: "Exact doubling of retry delays (default: seeded jitter).") var noJitter = false
+    @Flag(help: "Append to -o FILE.jsonl, skipping the comparisons it already holds.") var resume = false
+    @Flag(name: .customLong("retry-failed"), help: "With --resume: judge failed comparisons again.") var retryFailed = false
+    @Option(help: "Bootstrap resamples for the 95% intervals.") var bootstrap = 10_000
+    @Option(help: "Write the summary as JSON to this file.") var summary: String?
+
+    func runOptions() throws -> JudgeRunOptions {
+        guard let t = JudgeTask(rawValue: task) else { throw CLIError.usage("unknown task \"\(task)\" (expected dialogue or summarization)") }
+        var o: JudgeRunOptions
+        do { o = JudgeRunOptions(template: try JudgeTemplate(task: t, labels: labels, humanPrefix: humanPrefix ?? "\n<|user|>\n",
+                                                                    assistantPrefix: assistantPrefix ?? "\n<|assistant|>\n")) }
+        catch { throw CLIError.usage(error.description) }
+        guard candidate != baseline else { throw CLIError.usage("--candidate and --baseline name the same field") }
+        guard maxComparisons >= 0, bootstrap >= 1 else { throw CLIError.usage("--max-comparisons must be >= 0 and --bootstrap >= 1") }
+        (o.candidateKey, o.baselineKey, o.promptKey, o.idKey) = (candidate, baseline, promptKey, idKey)
+        (o.seed, o.bothOrders, o.bootstrapResamples, o.retryFailed) = (seed, bothOrders, bootstrap, retryFailed)
+        o.maxComparisons = maxComparisons == 0 ? nil : maxComparisons
+        return o
+    }
+
+    func backend() throws -> JudgeBackend {
+        let kind = judge ?? (apiBase != nil || apiModel != nil ? "api" : "local")
+        switch kind {
+        case "api":
+            var a = APIJudgeOptions()
+            if let b = apiBase { a.baseURL = b }
+            if let m = apiModel { a.model = m }
+            if !noAPIKey {
+                guard let key = ProcessInfo.processInfo.environment[apiKeyEnv], !key.isEmpty else {
+                    throw CLIError.usage("the API key variable \(apiKeyEnv) is not set (set it, name another with --api-key-env, or use --no-api-key for a local server)")
+                }
+                a.apiKey = APIKey(key)
+            }
+            (a.timeout, a.retries, a.backoff, a.maxBackoff) = (timeout, retries, backoff, maxBackoff)
+            (a.jitter, a.seed, a.concurrency) = (!noJitter, seed, concurrency)
+            guard timeout > 0, retries >= 0, backoff >= 0, maxBackoff >= 0, concurrency >= 1 else {
+                throw CLIError.usage("--timeout must be > 0, --concurrency >= 1, --retries/--backoff/--max-backoff >= 0")
+            }
+            do { return try APIJudge(options: a) } catch { throw CLIError.usage("\(error)") }
+        case "local":
+            throw CLIError.failure("the local judge needs rpo's causal-LM core, which this build does not have yet; use --judge api")
+        default:
+            throw CLIError.usage("unknown judge \"\(kind)\" (expected api or local)")
+        }
+    }
+
+    mutating func run() async throws {
+        try await Tool.runAsync("rpo-judge", display: display) { diag in
+            let options = try runOptions()
+            let judgeBackend = try backend()
+            if resume && (output.output == nil || output.output == "-" || output.compression != .none) {
+                throw CLIError.usage("--resume appends to a plain JSON Lines file: give -o FILE.jsonl (or -o FILE --no-compress)")
+            }
+            if retryFailed && !resume { throw CLIError.usage("--retry-failed needs --resume") }
+            let items = try JudgeRun.loadItems(try input.openRecords(), options: options)
+            let log = resume ? try JudgmentLog(path: output.output!) : nil
+            if let l = log, l.droppedBytes > 0 {
+                diag.warning("\(l.path): cut an unfinished last line (\(l.droppedBytes) bytes) before resuming")
+            }
+            let writer = log == nil ? try output.openRecords() : nil
+            let sink: JudgmentSink = log ?? writer!
+            let bar = ProgressLine(enabled: display.showProgress, label: "judged", unit: "comparisons", total: items.count)
+            let (result, records) = try await JudgeRun.run(items: items, options: options, backend: judgeBackend,
+                                                           previous: log?.previous, sink: sink,
+                                                           progress: { done, _ in bar.update(done) })
+            bar.finish()
+            try writer?.finish()
+            try log?.finish(rewrite: result.superseded > 0 || result.rejudged > 0 ? records : nil)
+            if let path = summary {
+                let w = RecordWriter(try FileSink(path: path))
+                try w.write(result.json)
+                try w.finish()
+            }
+            for line in result.lines { diag.note(line) }
+            if result.rates.failed > 0 {
+                diag.warning("\(result.rates.failed) of \(result.rates.attempts) comparisons have no answer (status \"failed\")" +
+                             (resume ? "; rerun with --retry-failed to judge them again" : "; --resume --retry-failed can judge them again"))
+            }
+        }
+    }
+}
+
+// Top-level code would resolve `RpoJudge.main()` to ParsableCommand's synchronous main (which cannot run
+// an async command); inside an async function the async main is chosen.
+func runTool() async { await RpoJudge.main() }
+await runTool()

@@ -1,0 +1,104 @@
+// rpo-judge as a user runs it, against the test HTTP server: a full run with the summary file, the API key
+// never printed or written (even when the server echoes it back), resuming, and clear usage and data errors.
+import Foundation
+import Testing
+@testable import Shared
+
+@Suite(.serialized) struct JudgeCLITests {
+    static let key = "sk-cli-VERY-SECRET-987654321"
+    static let env = ["RPO_JUDGE_TEST_KEY": key]
+
+    static func input(_ n: Int) -> [UInt8] { jsonLines(JudgeRunTests.samples(n)) }
+
+    static func args(_ server: TestHTTPServer, _ extra: [String]) -> [String] {
+        ["--task", "dialogue", "--judge", "api", "--api-base", server.baseURL, "--api-key-env", "RPO_JUDGE_TEST_KEY",
+         "--timeout", "2", "--retries", "1", "--backoff", "0.01", "--bootstrap", "200", "--no-progress"] + extra
+    }
+
+    @Test func fullRunWritesJudgmentsAndSummaryAndNeverTheKey() throws {
+        let dir = TempDir()
+        // The server echoes the Authorization header in answers and in error bodies.
+        let server = try TestHTTPServer { n, r in
+            let auth = r.headers["authorization"] ?? ""
+            switch n % 3 {
+            case 0: return .respond(status: 200, body: TestHTTPServer.completion("Response 1, says \(auth)"))
+            case 1: return .respond(status: 400, body: #"{"error":{"message":"bad request from \#(auth)"}}"#)
+            default: return .respond(status: 200, body: TestHTTPServer.completion("Neither \(auth)"))
+            }
+        }
+        let summaryPath = dir.file("summary.json")
+        let r = try Tools.run("rpo-judge", Self.args(server, ["--concurrency", "1", "--summary", summaryPath, "--no-compress"]),
+                              stdin: Self.input(6), env: Self.env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(server.requests.count == 6 && server.requests.allSatisfy { $0.headers["authorization"] == "Bearer \(Self.key)" })
+        let summary = try String(contentsOfFile: summaryPath, encoding: .utf8)
+        for (name, text) in [("stdout", r.stdoutText), ("stderr", r.stderr), ("summary", summary)] {
+            #expect(!text.contains(Self.key) && !text.contains("VERY-SECRET"), "the key leaked into \(name)")
+        }
+        #expect(r.stdoutText.contains("<redacted>"))
+        let records = r.stdoutText.split(separator: "\n").map { try! JSONParser.parse(String($0)).objectValue! }
+        #expect(records.count == 6)
+        #expect(records.map { $0["status"]!.stringValue! } == ["ok", "failed", "unparsed", "ok", "failed", "unparsed"])
+        let s = try JSONParser.parse(summary).objectValue!
+        #expect(s["attempts"] == .int(6) && s["failed"] == .int(2) && s["unparsed"] == .int(2) && s["decided"] == .int(2))
+        #expect(r.stderr.contains("rpo-judge: win rate of policy:"))
+    }
+
+    @Test func resumeThroughTheCommandLine() throws {
+        let dir = TempDir()
+        let server = try TestHTTPServer { _, r in JudgeRunTests.prefersPolicy(r) }
+        let out = dir.file("judged.jsonl")
+        let input = dir.file("samples.jsonl")
+        try Data(Self.input(5)).write(to: URL(fileURLWithPath: input))
+        let first = try Tools.run("rpo-judge", Self.args(server, [input, "-o", out, "--resume", "--max-comparisons", "3"]), env: Self.env)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(server.requests.count == 3)
+        let second = try Tools.run("rpo-judge", Self.args(server, [input, "-o", out, "--resume"]), env: Self.env)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(server.requests.count == 5)
+        #expect(second.stderr.contains("3 comparisons resumed from the output"))
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 5)
+        let bad = try Tools.run("rpo-judge", Self.args(server, [input, "--resume"]), env: Self.env)
+        #expect(bad.status == 64 && bad.stderr.contains("--resume appends to a plain JSON Lines file"))
+    }
+
+    @Test func usageErrors() throws {
+        let server = try TestHTTPServer { _, _ in .respond(status: 200, body: TestHTTPServer.completion("Response 1")) }
+        let task = try Tools.run("rpo-judge", ["--task", "poetry", "--judge", "api", "--no-api-key"], stdin: Self.input(1))
+        #expect(task.status == 64 && task.stderr.hasPrefix("rpo-judge: error: unknown task \"poetry\""), "\(task.stderr)")
+        let noKey = try Tools.run("rpo-judge", ["--task", "dialogue", "--judge", "api", "--api-base", server.baseURL,
+                                                "--api-key-env", "RPO_JUDGE_SURELY_UNSET"], stdin: Self.input(1))
+        #expect(noKey.status == 64 && noKey.stderr.contains("RPO_JUDGE_SURELY_UNSET is not set"), "\(noKey.stderr)")
+        let labels = try Tools.run("rpo-judge", ["--task", "dialogue", "--labels", "111", "--no-api-key", "--judge", "api"], stdin: Self.input(1))
+        #expect(labels.status == 64 && labels.stderr.contains("labels must be two different characters"))
+        let sides = try Tools.run("rpo-judge", ["--task", "dialogue", "--candidate", "chosen", "--judge", "api", "--no-api-key"], stdin: Self.input(1))
+        #expect(sides.status == 64 && sides.stderr.contains("name the same field"))
+        #expect(server.requests.isEmpty)
+    }
+
+    @Test func dataErrorsNameTheRecord() throws {
+        let server = try TestHTTPServer { _, _ in .respond(status: 200, body: TestHTTPServer.completion("Response 1")) }
+        var lines = Self.input(3)
+        lines += Array(#"{"id":"x","prompt":"p","chosen":"c"}"#.utf8) + [0x0A]
+        let r = try Tools.run("rpo-judge", Self.args(server, []), stdin: lines, env: Self.env)
+        #expect(r.status == 1 && r.stderr == "rpo-judge: error: <stdin>:4: missing field \"policy\"\n", "\(r.stderr)")
+        #expect(server.requests.isEmpty, "input is checked before the first request")
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func rejectedKeyStopsTheRunWithoutPrintingIt() throws {
+        let server = try TestHTTPServer { _, r in
+            .respond(status: 401, body: #"{"error":{"message":"Incorrect API key provided: \#(r.headers["authorization"] ?? "")"}}"#)
+        }
+        let r = try Tools.run("rpo-judge", Self.args(server, ["--concurrency", "1"]), stdin: Self.input(3), env: Self.env)
+        #expect(r.status == 1 && r.stderr.contains("HTTP 401") && !r.stderr.contains(Self.key), "\(r.stderr)")
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func helpShowsTheSchemasAndAnExample() throws {
+        let r = try Tools.run("rpo-judge", ["--help"])
+        #expect(r.status == 0)
+        for s in ["\"winner\"", "\"order\"", "\"prompt\"", "--resume", "rpo-sample"] { #expect(r.stdoutText.contains(s), "\(s)") }
+    }
+}
