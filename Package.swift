@@ -7,6 +7,7 @@ import PackageDescription
 let tools = [
     "rpo-judge",
     "rpo-pairs",
+    "rpo-tokenize",
 ]
 
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release

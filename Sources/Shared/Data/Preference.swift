@@ -75,11 +75,11 @@ public struct PreferenceDataset: Sendable {
         try body(&examples[i])
     }
 
-    public mutating func drop(where predicate: (PreferenceExample) -> Bool) {
-        examples.removeAll(where: predicate)
-        index = [:]
-        // Keys are no longer needed once a dataset is complete; the index is only kept consistent.
-        for (i, e) in examples.enumerated() { index[e.prompt] = i }
+    /// Keeps the first `n` examples (samples and tests).
+    public mutating func keepFirst(_ n: Int) {
+        guard n < examples.count else { return }
+        examples.removeLast(examples.count - n)
+        index = index.filter { $0.value < n }
     }
 
     mutating func mapExamples(_ body: (inout PreferenceExample) throws -> Void) rethrows {

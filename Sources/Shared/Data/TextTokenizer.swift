@@ -13,3 +13,5 @@ public protocol TextTokenizer: Sendable {
     /// The EOS token's text (e.g. "</s>", "<|im_end|>"), appended as text after a space by the official mode.
     var eosToken: String? { get }
 }
+
+extension Tokenizer: TextTokenizer {}
