@@ -8,6 +8,7 @@ let tools = [
     "rpo-bench",
     "rpo-judge",
     "rpo-pairs",
+    "rpo-tokenize",
 ]
 
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release
