@@ -209,8 +209,6 @@ def make_smollm():
                    "first_logits": logits[-4:, :64].tolist(), "pairs": pairs}, f)
     n = sum(len(p["chosen_input_ids"]) + len(p["rejected_input_ids"]) for p in pairs)
     print(f"smollm2: {len(pairs)} pairs, {n} tokens", file=sys.stderr)
-    # the tokenizer files transformers writes for this GGUF (rpo copies them next to a saved checkpoint)
-    tok.save_pretrained(os.path.join(d, "tokenizer"))
 
 
 # ---------------------------------------------------------------------------------------------------
