@@ -62,6 +62,28 @@ import Testing
         }
     }
 
+    /// Saved as a HF directory: the config transformers was checked to load (make_lm_fixtures.py check-saved
+    /// compares the logits of the directory rpo wrote with transformers' own GGUF load), and the directory
+    /// reloads to the same parameters.
+    @Test func savesAsHuggingFaceDirectory() throws {
+        let m = try SmolLM2Tests.model.get()
+        let tmp = TempDir()
+        let out = ProcessInfo.processInfo.environment["RPO_WRITE_LM_FIXTURES"] == "1" ? "/tmp/rpo-lm-smollm2-saved" : tmp.file("smollm2")
+        try m.save(to: out)
+        let expectedPath = TestPaths.fixture("lm/saved/smollm2-config.json")
+        if ProcessInfo.processInfo.environment["RPO_WRITE_LM_FIXTURES"] == "1" {
+            try FileManager.default.removeItem(atPath: expectedPath)
+            try FileManager.default.copyItem(atPath: out + "/config.json", toPath: expectedPath)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))
+                == Data(contentsOf: URL(fileURLWithPath: expectedPath)))
+        let back = try CausalLM.load(directory: out)
+        #expect(memcmp(back.parameters.pointer, m.parameters.pointer, 4 * m.layout.count) == 0)
+        let check = try loadJSONFixture("lm/saved/check.json")
+        #expect(check.member("max_abs_logit_diff")?.member("smollm2-from-gguf")?.doubleValue.map { $0 < 1e-3 } == true,
+                "check-saved compared transformers on rpo's SmolLM2 directory with transformers on the GGUF")
+    }
+
     @Test func truncatedGGUFIsAClearError() throws {
         let tmp = TempDir()
         let path = tmp.file("cut.gguf")
