@@ -32,6 +32,10 @@ let package = Package(
             name: "rpo-judge",
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(
+            name: "rpo-train",
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(
             name: "SharedTests",
             dependencies: ["Shared"],
