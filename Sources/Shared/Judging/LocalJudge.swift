@@ -77,17 +77,7 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
     /// tokenizer.json with a chat template). Named "local:<file or directory name>".
     public static func load(path: String) throws -> LocalJudge {
         let tokenizer = try Tokenizer.load(path: path)
-        let model: CausalLM
-        if path.hasSuffix(".gguf") {
-            model = try GGUFCheckpoint(path: path).model()
-        } else {
-            let configPath = (path as NSString).appendingPathComponent("config.json")
-            guard let data = FileManager.default.contents(atPath: configPath) else {
-                throw LocalJudgeError(message: "\(path): expected a .gguf file or a model directory with config.json")
-            }
-            model = CausalLM(config: try ModelRegistry.config(json: data, source: configPath))
-            try model.load(from: SafetensorsSource(checkpoint: try SafetensorsCheckpoint(path: path)))
-        }
+        let model = try CausalLM.load(path: path)
         guard let template = tokenizer.chatTemplate else {
             throw LocalJudgeError(message: "\(path): the model has no chat template; the local judge needs a chat model")
         }
@@ -125,17 +115,6 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
             return try model.lastPositionLogProbs(Array(seqs[0][0..<k]), tokens: [seqs[0][k], seqs[1][k]])
         }
         return try model.sequenceLogProbs(seqs.map { ScoredSequence(inputIds: $0, labelStart: k) })
-    }
-}
-
-/// A safetensors checkpoint as the tensors CausalLM.load reads.
-struct SafetensorsSource: TensorSource {
-    let checkpoint: SafetensorsCheckpoint
-    var sourceName: String { checkpoint.path }
-    var tensorNames: [String] { checkpoint.names }
-    func shape(of name: String) throws -> [Int] { try checkpoint.info(name).shape }
-    func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
-        try checkpoint.read(name, into: destination)
     }
 }
 

@@ -59,8 +59,9 @@ import Testing
         #expect(records.allSatisfy { $0["error"]?.stringValue?.hasPrefix("timeout: no complete answer within 0.3 s") == true })
         #expect(server.requests.count == 6)
         // Nominal 0.65 s (two 0.3 s deadlines and a backoff under 0.05 s, the three comparisons at once) plus
-        // the tool's start; 3 s leaves room for a loaded machine while far below the hang it guards against.
-        #expect(t >= 0.6 && t < 3, "\(t) s")
+        // the tool's start. Without working deadlines the tool would wait for answers that never come; 10 s
+        // leaves room for a heavily loaded machine (its own process: no other suite shares its threads).
+        #expect(t >= 0.6 && t < 10, "\(t) s")
         server.stop()
     }
 

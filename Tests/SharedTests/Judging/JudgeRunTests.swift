@@ -29,7 +29,7 @@ func judgeTimeless(_ r: JSONObject) -> JSONObject {
     return o
 }
 
-@Suite(.serialized, .timeLimit(.minutes(1))) struct JudgeRunTests {
+@Suite(.serialized) struct JudgeRunTests {
     static let official = Result { try judgingFixture("official.json")["runs"]!.jList }
 
     static func apiOptions(_ server: TestHTTPServer, retries: Int = 0, concurrency: Int = 4) -> APIJudgeOptions {
