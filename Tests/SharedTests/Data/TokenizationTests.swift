@@ -149,6 +149,21 @@ func firstDifference(_ a: [Int], _ b: [Int]) -> String {
         #expect(failures == 0, sourceLocation: sourceLocation)
     }
 
+    @Test func boundaryDriftIsReported() throws {
+        // The record writer's report lists exactly the reference's drifting completions.
+        let el = try ElementTokenizer(tokenizer: try SharedTokenizers.smolLM2, mode: .official)
+        let report = try ExampleRecords.write(HHReference.dataset, tokenizer: el, options: RecordOptions(dataset: "hh", split: "test"),
+                                              to: RecordWriter(MemorySink()))
+        var expected: [String] = []
+        for ref in HHReference.pairs {
+            if ref.chosen.promptIds != nil { expected.append("hh:test:\(ref.p):\(ref.k) chosen") }
+            if ref.rejected.promptIds != nil { expected.append("hh:test:\(ref.p):\(ref.k) rejected") }
+        }
+        #expect(report.drift.map { "\($0.id) \($0.side)" } == expected)
+        #expect(expected.count == 6)
+        #expect(report.records == 2312 && report.elements == 4624)
+    }
+
     @Test func boundaryDriftIsCounted() throws {
         // The reference records drift (re-encoded combined ids not starting with the re-encoded prompt ids)
         // for a few completions; the element tokenizer must flag exactly those.
