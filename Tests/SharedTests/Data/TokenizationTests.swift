@@ -55,17 +55,25 @@ enum HHReference {
                                 options: DatasetOptions(split: "test")).0
     }()
 
-    /// Runs rpo-tokenize's record writer over the whole dataset and returns its records.
-    static func records(_ mode: TokenizationMode, tokenizer: (any TextTokenizer)? = nil,
-                        data: PreferenceDataset = dataset) throws -> [JSONObject] {
+    /// Runs rpo-tokenize's record writer over `data` and returns its records and report.
+    static func run(_ mode: TokenizationMode, tokenizer: (any TextTokenizer)? = nil,
+                    data: PreferenceDataset = dataset) throws -> ([JSONObject], TokenizeReport) {
         let tokenizer = try tokenizer ?? SharedTokenizers.smolLM2
         let sink = MemorySink()
         let writer = RecordWriter(sink)
         let el = try ElementTokenizer(tokenizer: tokenizer, mode: mode)
-        _ = try ExampleRecords.write(data, tokenizer: el, options: RecordOptions(dataset: "hh", split: "test"), to: writer)
+        let report = try ExampleRecords.write(data, tokenizer: el, options: RecordOptions(dataset: "hh", split: "test"), to: writer)
         try writer.finish()
-        return try DataFixtures.records(sink.data)
+        return (try DataFixtures.records(sink.data), report)
     }
+
+    static func records(_ mode: TokenizationMode, tokenizer: (any TextTokenizer)? = nil,
+                        data: PreferenceDataset = dataset) throws -> [JSONObject] {
+        try run(mode, tokenizer: tokenizer, data: data).0
+    }
+
+    /// The official-mode run over all 2,312 pairs, shared by the tests that inspect it.
+    static let official = Result { try run(.official) }
 }
 
 /// The first position where two id lists differ, for failure messages.
@@ -76,7 +84,7 @@ func firstDifference(_ a: [Int], _ b: [Int]) -> String {
 
 @Suite(.serialized) struct TokenizationTests {
     @Test func officialModeMatchesReferenceOnAllHHPairs() throws {
-        let recs = try HHReference.records(.official)
+        let recs = try HHReference.official.get().0
         #expect(recs.count == 2312 && HHReference.pairs.count == 2312)
         compareOfficial(recs, HHReference.pairs)
     }
@@ -151,9 +159,7 @@ func firstDifference(_ a: [Int], _ b: [Int]) -> String {
 
     @Test func boundaryDriftIsReported() throws {
         // The record writer's report lists exactly the reference's drifting completions.
-        let el = try ElementTokenizer(tokenizer: try SharedTokenizers.smolLM2, mode: .official)
-        let report = try ExampleRecords.write(HHReference.dataset, tokenizer: el, options: RecordOptions(dataset: "hh", split: "test"),
-                                              to: RecordWriter(MemorySink()))
+        let report = try HHReference.official.get().1
         var expected: [String] = []
         for ref in HHReference.pairs {
             if ref.chosen.promptIds != nil { expected.append("hh:test:\(ref.p):\(ref.k) chosen") }
