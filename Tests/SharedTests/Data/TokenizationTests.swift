@@ -170,6 +170,25 @@ func firstDifference(_ a: [Int], _ b: [Int]) -> String {
         #expect(report.records == 2312 && report.elements == 4624)
     }
 
+    @Test func sftTargetFollowsUpstreamSFTIndex() throws {
+        // OASST keeps upstream's default sft_index -1 (the last generation: the rejected reply of the last
+        // pair); SHP's sft_index 0 is the first row's response A, the rejected one when its label is 0.
+        func records(_ kind: DatasetKind, _ file: String) throws -> [JSONObject] {
+            let (data, _) = try DataFixtures.read(kind, file)
+            return try HHReference.records(.concat, data: data)
+        }
+        let oasst = try records(.oasst, "oasst.jsonl")
+        #expect(oasst.prefix(2).map { $0["sft_target"] } == [.bool(false), .bool(true)])
+        #expect(oasst[1]["sft_completion"] == .string("rejected") && oasst[0]["sft_completion"] == nil)
+        let shp = try records(.shp, "shp.jsonl")
+        let first = shp.first { $0["prompt_id"] == .string("hh:test:0") }!
+        #expect(first["sft_target"] == .bool(true) && first["sft_completion"] == nil)
+        let calculus = shp.filter { $0["prompt_id"] == .string("hh:test:2") }   // test split: no ratio filter
+        #expect(calculus.count == 7)
+        #expect(calculus.map { $0["sft_target"] == .bool(true) } == [true] + Array(repeating: false, count: 6))
+        #expect(calculus[0]["sft_completion"] == .string("rejected"))
+    }
+
     @Test func boundaryDriftIsCounted() throws {
         // The reference records drift (re-encoded combined ids not starting with the re-encoded prompt ids)
         // for a few completions; the element tokenizer must flag exactly those.
