@@ -120,12 +120,18 @@ struct RpoPairs: ParsableCommand {
             let options = parameters
             let reader = try inputOptions.openRecords()
             let writer = try outputOptions.openRecords()
-            let bar = ProgressLine(enabled: display.showProgress, label: "rpo-pairs", unit: "records")
+            // Progress: records while reading, then batches while writing.
+            let reading = ProgressLine(enabled: display.showProgress, label: "rpo-pairs: reading", unit: "records")
+            let writing = ProgressLine(enabled: display.showProgress, label: "rpo-pairs: writing", unit: "batches")
             let summary = try PairsBuilder.run(input: reader, output: writer, options: options) { records, batches in
-                bar.update(batches > 0 ? batches : records)
+                if batches == 0 { reading.update(records) } else {
+                    if batches == 1 { reading.finish() }
+                    writing.update(batches)
+                }
             }
             try writer.finish()
-            bar.finish()
+            reading.finish()
+            writing.finish()
             report(summary, options, diag)
         }
     }
