@@ -14,7 +14,7 @@ enum DecoderStep: Sendable {
     case bpe(suffix: String)
 }
 
-struct Decoder: Sendable {
+struct TokenDecoder: Sendable {
     let steps: [DecoderStep]
 
     func decode(_ tokens: [String]) -> String {

@@ -27,7 +27,7 @@ public final class Tokenizer: @unchecked Sendable {
     let preTokenizer: PreTokenizer?
     let model: TokenModel
     let postProcessor: PostProcessor?
-    let decoder: Decoder?
+    let decoder: TokenDecoder?
     let added: AddedVocabulary
     /// Model vocabulary by id ("" for ids the model lacks).
     let modelTokens: [String?]
@@ -53,7 +53,7 @@ public final class Tokenizer: @unchecked Sendable {
         var preTokenizer: PreTokenizer?
         var model: TokenModel
         var postProcessor: PostProcessor?
-        var decoder: Decoder?
+        var decoder: TokenDecoder?
         var addedTokens: [AddedToken]
         var vocab: Vocabulary
         var bosToken: String?, eosToken: String?, padToken: String?, unkToken: String?

@@ -392,17 +392,17 @@ extension Tokenizer {
 
     // MARK: Decoders
 
-    static func parseDecoder(_ v: JSON, _ err: TokenizerErrorContext, _ c: String) throws -> Decoder {
+    static func parseDecoder(_ v: JSON, _ err: TokenizerErrorContext, _ c: String) throws -> TokenDecoder {
         let (t, o) = try typeName(v, err, c)
         switch t {
         case "Sequence":
             guard let arr = o["decoders"]?.arrayValue else { throw err(c, "Sequence needs \"decoders\"") }
             var steps: [DecoderStep] = []
             for (i, d) in arr.enumerated() { steps += try parseDecoder(d, err, "\(c).decoders[\(i)]").steps }
-            return Decoder(steps: steps)
-        case "ByteLevel": return Decoder(steps: [.byteLevel])
-        case "ByteFallback": return Decoder(steps: [.byteFallback])
-        case "Fuse": return Decoder(steps: [.fuse])
+            return TokenDecoder(steps: steps)
+        case "ByteLevel": return TokenDecoder(steps: [.byteLevel])
+        case "ByteFallback": return TokenDecoder(steps: [.byteFallback])
+        case "Fuse": return TokenDecoder(steps: [.fuse])
         case "Metaspace":
             let rep = try singleScalar(o["replacement"]?.stringValue ?? "\u{2581}", err, c)
             var scheme = PrependScheme.always
@@ -412,18 +412,18 @@ extension Tokenizer {
             } else if let add = o["add_prefix_space"]?.boolValue {
                 scheme = add ? .always : .never
             }
-            return Decoder(steps: [.metaspace(replacement: rep, prependScheme: scheme)])
+            return TokenDecoder(steps: [.metaspace(replacement: rep, prependScheme: scheme)])
         case "Strip":
             let content = try singleScalar(try string(o, "content", err, c), err, c)
-            return Decoder(steps: [.strip(content: content, start: o["start"]?.intValue ?? 0, stop: o["stop"]?.intValue ?? 0)])
+            return TokenDecoder(steps: [.strip(content: content, start: o["start"]?.intValue ?? 0, stop: o["stop"]?.intValue ?? 0)])
         case "Replace":
             let (p, isRegex) = try pattern(o, err, c)
             if isRegex { throw err(c, "Replace with a Regex pattern is not supported (only {\"String\": ...})") }
-            return Decoder(steps: [.replace(pattern: p, content: try string(o, "content", err, c))])
+            return TokenDecoder(steps: [.replace(pattern: p, content: try string(o, "content", err, c))])
         case "WordPiece":
-            return Decoder(steps: [.wordPiece(prefix: o["prefix"]?.stringValue ?? "##", cleanup: o["cleanup"]?.boolValue ?? true)])
+            return TokenDecoder(steps: [.wordPiece(prefix: o["prefix"]?.stringValue ?? "##", cleanup: o["cleanup"]?.boolValue ?? true)])
         case "BPEDecoder":
-            return Decoder(steps: [.bpe(suffix: o["suffix"]?.stringValue ?? "</w>")])
+            return TokenDecoder(steps: [.bpe(suffix: o["suffix"]?.stringValue ?? "</w>")])
         default:
             throw err(c, "unsupported decoder type \"\(t)\" (supported: Sequence, ByteLevel, ByteFallback, Fuse, Metaspace, Strip, Replace, WordPiece, BPEDecoder)")
         }
@@ -461,7 +461,7 @@ extension Tokenizer {
                                  byteFallback: false, ignoreMerges: false, prefix: nil, suffix: nil, merr)
         var parts = Tokenizer.Parts(source: directory, normalizer: nil,
                                     preTokenizer: PreTokenizer(steps: [.byteLevel(addPrefixSpace: false, useRegex: true)]),
-                                    model: .bpe(model), postProcessor: nil, decoder: Decoder(steps: [.byteLevel]),
+                                    model: .bpe(model), postProcessor: nil, decoder: TokenDecoder(steps: [.byteLevel]),
                                     addedTokens: [], vocab: vocab)
         try readConfig(directory: directory, into: &parts)
         var added: [AddedToken] = []

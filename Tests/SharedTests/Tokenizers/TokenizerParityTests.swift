@@ -91,3 +91,70 @@ struct TokenizerParityTests {
         #expect(bad.isEmpty, "\(name): \(bad.count) of \(inputs.count) cases differ:\n\(bad.prefix(5).joined(separator: "\n"))")
     }
 }
+
+@Suite("Tokenizers from GGUF", .serialized)
+struct GGUFTokenizerTests {
+    /// llama.cpp's SPM vocabulary (= Llama-2 tokenizer.model): llama.cpp's own vectors and HF's ids of the
+    /// equivalent hub tokenizer.json on the parity texts (BOS added: add_bos_token is true).
+    @Test func llamaSPMFromGGUF() throws {
+        let t = try Tokenizer.load(path: TokFixtures.file("ggml-vocab-llama-spm.gguf.zst"))
+        #expect(t.bosTokenId == 1 && t.eosTokenId == 2 && t.unkTokenId == 0 && t.bosToken == "<s>")
+        let vec = try TokFixtures.parse(TokFixtures.readAll(TokFixtures.fixture("llamacpp-vectors.json"))).objectValue!
+        let inputs = vec["inputs"]!.arrayValue!.map { $0.stringValue! }
+        let outs = vec["llama-spm"]!.arrayValue!.map { $0.arrayValue!.map { $0.intValue! } }
+        var bad: [String] = []
+        for (x, want) in zip(inputs, outs) where t.encode(x, addSpecialTokens: false) != want { bad.append(x.debugDescription) }
+        #expect(bad.isEmpty, "\(bad.count) llama.cpp vectors differ: \(bad.prefix(5))")
+        try TokFixtures.checkParity(t, "llama-legacy")
+    }
+
+    /// SmolLM2's GGUF (models/): pre `smollm` is llama.cpp's digit split + GPT-2 regex, i.e. the original HF
+    /// SmolLM2 pre-tokenizer, not the plain ByteLevel that transformers writes from the GGUF.
+    @Test func smollm2FromGGUF() throws {
+        let t = try Tokenizer.load(path: TestPaths.models("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        #expect(t.bosTokenId == 1 && t.eosTokenId == 2 && t.unkTokenId == 0 && t.padTokenId == 2)
+        #expect(t.chatTemplate?.contains("<|im_start|>") == true)
+        #expect(t.encode("Year 2024") == [19840, 216, 34, 32, 34, 36])  // HF tokenizers 0.23.3
+        try TokFixtures.checkParity(t, "smollm2-gguf")
+    }
+
+    /// A minimal GGUF v3 file holding only string / string-array metadata.
+    static func writeGGUF(_ kv: [(String, Any)], to path: String) {
+        var b: [UInt8] = Array("GGUF".utf8)
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
+        func str(_ s: String) { u64(UInt64(s.utf8.count)); b += Array(s.utf8) }
+        u32(3); u64(0); u64(UInt64(kv.count))
+        for (k, v) in kv {
+            str(k)
+            if let s = v as? String { u32(8); str(s) }
+            else if let a = v as? [String] { u32(9); u32(8); u64(UInt64(a.count)); a.forEach(str) }
+        }
+        FileManager.default.createFile(atPath: path, contents: Data(b))
+    }
+
+    @Test func ggufErrors() throws {
+        let d = TempDir()
+        let cases: [([(String, Any)], String, String)] = [
+            ([("tokenizer.ggml.model", "bert"), ("tokenizer.ggml.tokens", ["a"])], "tokenizer.ggml.model", "unsupported tokenizer model \"bert\""),
+            ([("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.tokens", ["a", "b", "ab"]), ("tokenizer.ggml.merges", ["a b"]),
+              ("tokenizer.ggml.pre", "deepseek-coder")], "tokenizer.ggml.pre", "unsupported pre-tokenizer \"deepseek-coder\""),
+            ([("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.tokens", ["a", "b"]), ("tokenizer.ggml.merges", ["a b"])],
+             "model.merges[0]", "merged token \"ab\""),
+            ([("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.tokens", ["a"])], "tokenizer.ggml.merges", "no metadata key"),
+            ([("tokenizer.ggml.tokens", ["a"])], "tokenizer.ggml.model", "no metadata key"),
+        ]
+        for (i, (kv, component, words)) in cases.enumerated() {
+            let p = d.file("t\(i).gguf")
+            Self.writeGGUF(kv, to: p)
+            do {
+                _ = try Tokenizer.load(path: p)
+                Issue.record("case \(i) loaded; expected an error about \(component)")
+            } catch let e as TokenizerError {
+                #expect(e.component == component && e.description.contains(words) && e.source == p, "case \(i): \(e)")
+            }
+        }
+        FileManager.default.createFile(atPath: d.file("bad.gguf"), contents: Data("GGUF\u{3}".utf8))
+        #expect { try Tokenizer.load(path: d.file("bad.gguf")) } throws: { ($0 as? TokenizerError)?.component == "gguf" }
+    }
+}
