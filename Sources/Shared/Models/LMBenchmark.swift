@@ -38,6 +38,9 @@ public enum LMBenchmark {
         public var sgemmGflops: Double
         public var peakRSSBytes: Int
         public var parameters: Int
+        /// Process CPU time (user + system, all threads) per step: less sensitive than wall time to other
+        /// processes on a shared machine (but it counts OpenBLAS's spin-waiting).
+        public var cpuSecondsPerStep: Double
 
         public var modelGflops: Double { flopsPerStep / secondsPerStep / 1e9 }
         public var utilisation: Double { modelGflops / sgemmGflops }
@@ -96,15 +99,22 @@ public enum LMBenchmark {
                 try m.backward(dLogProbs: dl)
             }
         }
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
         try step()  // warm-up: allocates the workspace and the gradients
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuSeconds()
         for _ in 0..<o.steps { try step() }
         let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(o.steps)
+        let cpu = (cpuSeconds() - c0) / Double(o.steps)
         let fwd = forwardFlops(c, lengths: batch.map(\.inputIds.count), scored: scored)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Result(tokensPerSecond: Double(o.batch * o.seqLen) / secs, secondsPerStep: secs,
                       flopsPerStep: o.forwardOnly ? fwd : 3 * fwd, sgemmGflops: sgemmRate(c),
-                      peakRSSBytes: Int(usage.ru_maxrss) * 1024, parameters: m.parameterCount)
+                      peakRSSBytes: Int(usage.ru_maxrss) * 1024, parameters: m.parameterCount,
+                      cpuSecondsPerStep: cpu)
     }
 }
