@@ -27,7 +27,7 @@ struct LM: ParsableCommand {
     @Option(help: "Model shape: smollm2-135m or gpt2-124m.") var shape = "smollm2-135m"
     @Option(help: "Sequences per batch.") var batch = 4
     @Option(help: "Tokens per sequence.") var seq = 256
-    @Option(help: "Timed steps (after one warm-up step).") var steps = 3
+    @Option(help: "Timed steps after one warm-up step; the fastest is reported.") var steps = 3
     @Flag(help: "Forward only (sequence log-probs, no activations kept).") var forwardOnly = false
     @Flag(help: "Gradient checkpointing (recompute each block in backward).") var checkpointing = false
     @Option(help: "Fraction of each sequence that is prompt (not scored).") var promptFraction = 0.5
