@@ -8,6 +8,8 @@ let tools = [
     "rpo-bench",
     "rpo-judge",
     "rpo-pairs",
+    "rpo-tokenize",
+    "rpo-train",
 ]
 
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release

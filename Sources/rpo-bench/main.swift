@@ -1,60 +1,46 @@
-// rpo-bench: throughput measurements of the library's hot paths, one subcommand per area. Results are
-// JSON lines on standard output, for scripts/bench/*.sh to print next to the PyTorch equivalent.
+// rpo-bench: throughput measurements that `make bench` (scripts/bench/*.sh) puts next to the Python/PyTorch
+// equivalents. Each subcommand prints one JSON record per measurement on standard output; the scripts
+// format them. One file per subcommand: add yours to `subcommands` below.
 import ArgumentParser
 import Foundation
 import Shared
 
-@main
-struct Bench: ParsableCommand {
+struct RPOBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpo-bench",
-        abstract: "Measure rpo's throughput (numbers are meaningful on a quiet machine only).",
-        subcommands: [LM.self])
-}
-
-struct LM: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Causal LM training-step or forward throughput on random weights of a model's shape.",
+        abstract: "Throughput benchmarks of rpo's building blocks (JSON records on standard output).",
         discussion: """
-        Prints one JSON object: tokens_per_s, s_per_step, model_gflops (model FLOPs per second: 2 per \
-        multiply-add in every linear layer, attention and the scored rows of the head; training counts \
-        3x forward), sgemm_gflops (OpenBLAS on a model-sized matrix product in the same process), \
-        utilisation (their ratio), cpu_s_per_step (process CPU time) and peak_rss_mb.
-
-        Example: rpo-bench lm --shape smollm2-135m --batch 4 --seq 256
-        """)
-
-    @Option(help: "Model shape: smollm2-135m or gpt2-124m.") var shape = "smollm2-135m"
-    @Option(help: "Sequences per batch.") var batch = 4
-    @Option(help: "Tokens per sequence.") var seq = 256
-    @Option(help: "Timed steps after one warm-up step; the fastest is reported.") var steps = 3
-    @Flag(help: "Forward only (sequence log-probs, no activations kept).") var forwardOnly = false
-    @Flag(help: "Gradient checkpointing (recompute each block in backward).") var checkpointing = false
-    @Option(help: "Fraction of each sequence that is prompt (not scored).") var promptFraction = 0.5
-    @OptionGroup var display: DisplayOptions
-
-    func validate() throws {
-        if batch < 1 || seq < 2 || steps < 1 { throw ValidationError("--batch, --steps must be >= 1 and --seq >= 2") }
-        if !(0..<1).contains(promptFraction) { throw ValidationError("--prompt-fraction must be in [0, 1)") }
-    }
-
-    func run() throws {
-        try Tool.run("rpo-bench", display: display) { _ in
-            let r = try LMBenchmark.run(.init(shape: shape, batch: batch, seqLen: seq, steps: steps,
-                                              forwardOnly: forwardOnly, checkpointing: checkpointing,
-                                              promptFraction: promptFraction))
-            let o = JSONObject([
-                ("impl", .string("rpo")), ("shape", .string(shape)), ("batch", .int(batch)), ("seq", .int(seq)),
-                ("mode", .string(forwardOnly ? "forward" : "train")), ("checkpointing", .bool(checkpointing)),
-                ("tokens_per_s", .double((r.tokensPerSecond * 10).rounded() / 10)),
-                ("s_per_step", .double((r.secondsPerStep * 1000).rounded() / 1000)),
-                ("cpu_s_per_step", .double((r.cpuSecondsPerStep * 1000).rounded() / 1000)),
-                ("model_gflops", .double((r.modelGflops * 10).rounded() / 10)),
-                ("sgemm_gflops", .double((r.sgemmGflops * 10).rounded() / 10)),
-                ("utilisation", .double((r.utilisation * 1000).rounded() / 1000)),
-                ("peak_rss_mb", .int(r.peakRSSBytes >> 20)), ("parameters", .int(r.parameters)),
-            ])
-            print(try JSONSerializer.string(.object(o)))
-        }
-    }
+            Each measurement is a JSON object on standard output, e.g.
+              {"bench":"streams.read","bytes":157286400,"seconds":0.61,"mb_per_s":257.9,"records":60000}
+            The scripts in scripts/bench/ run these next to the Python equivalents and print the ratios:
+              rpo-bench streams generate --records 60000 -o /tmp/pairs.jsonl.zst
+              rpo-bench streams read /tmp/pairs.jsonl.zst
+              rpo-bench sgemm --threads 1,2
+            Timings are wall-clock: run them on a quiet machine.
+            """,
+        subcommands: [Streams.self, Sgemm.self, Load.self, LM.self]
+    )
 }
+
+/// Monotonic wall-clock seconds.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Writes one result record to standard output, unbuffered (nothing else goes there).
+func emit(_ fields: [(String, JSON)]) throws {
+    var bytes: [UInt8] = []
+    try JSONSerializer.write(JSONObject(fields), to: &bytes)
+    bytes.append(0x0A)
+    try bytes.withUnsafeBytes { try FileSink(path: nil).write($0) }
+}
+
+/// A rate rounded for display (the raw numbers are also in the record).
+func rounded(_ x: Double, _ digits: Int = 1) -> JSON {
+    let p = pow(10, Double(digits))
+    return .double((x * p).rounded() / p)
+}
+
+RPOBench.main()

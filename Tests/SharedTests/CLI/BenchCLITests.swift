@@ -1,28 +1,79 @@
-// rpo-bench lm: usage errors exit 64 with the tool's diagnostic; a tiny run prints one JSON object with the
-// fields scripts/bench/20-lm.sh reads (the numbers themselves are not checked: timing belongs to make bench).
+// rpo-bench as `make bench` runs it: result records on standard output, errors in the rpo format with exit
+// codes 1 (runtime) and 64 (usage). Tiny sizes: this checks the plumbing, not the speed.
 import Foundation
 import Testing
 @testable import Shared
 
 @Suite struct BenchCLITests {
-    @Test func usageErrors() throws {
-        for args in [["lm", "--batch", "0"], ["lm", "--seq", "1"], ["lm", "--prompt-fraction", "1.5"]] {
-            let r = try Tools.run("rpo-bench", args)
-            #expect(r.status == 64, "\(args): exit \(r.status)")
-            #expect(r.stderr.contains("rpo-bench") || r.stderr.contains("Error"), "\(r.stderr)")
-        }
-        let r = try Tools.run("rpo-bench", ["lm", "--shape", "gpt5"])
-        #expect(r.status == 1)
-        #expect(r.stderr.hasPrefix("rpo-bench: error: ") && r.stderr.contains("unknown shape \"gpt5\""), "\(r.stderr)")
+    func records(_ r: ToolResult) throws -> [JSONObject] {
+        try decodeAll(r.stdout, name: "stdout")
     }
 
-    @Test func reportsOneJSONObject() throws {
-        let r = try Tools.run("rpo-bench", ["lm", "--shape", "gpt2-124m", "--batch", "1", "--seq", "8", "--steps", "1", "--forward-only"])
-        #expect(r.status == 0, "\(r.stderr)")
-        let o = try JSONParser.parse(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)).objectValue
-        for k in ["tokens_per_s", "s_per_step", "cpu_s_per_step", "model_gflops", "sgemm_gflops", "utilisation", "peak_rss_mb"] {
-            #expect(o?[k]?.doubleValue != nil, "missing \(k)")
-        }
-        #expect(o?["parameters"]?.intValue == 124_439_808)  // GPT-2 small (tied head), as HF counts it
+    @Test func streamsGenerateReadRewrite() throws {
+        let tmp = TempDir()
+        let data = tmp.file("pairs.jsonl.zst")
+        let gen = try Tools.run("rpo-bench", ["streams", "generate", "--records", "40", "--seed", "3",
+                                              "--texts", TestPaths.data("hh-rlhf/harmless-base/test.jsonl.gz"), "-o", data])
+        #expect(gen.status == 0, "\(gen.stderr)")
+        #expect(gen.stdout.isEmpty)
+        let recs = try decodeAll(try [UInt8](Data(contentsOf: URL(fileURLWithPath: data))))
+        #expect(recs.count == 40)
+        let first = recs[0]
+        let prompt = try first.field("prompt_ids", source: "gen", record: 1).intArray()
+        let chosen = try first.field("chosen_input_ids", source: "gen", record: 1).intArray()
+        #expect(Array(chosen.prefix(prompt.count)) == prompt)
+        #expect(try first.field("chosen_label_start", source: "gen", record: 1).int() == prompt.count)
+        #expect(chosen.allSatisfy { $0 >= 0 && $0 < 50257 })
+
+        let read = try Tools.run("rpo-bench", ["streams", "read", data])
+        #expect(read.status == 0, "\(read.stderr)")
+        let r = try records(read)
+        #expect(r.count == 1)
+        #expect(r.first?["bench"] == .string("streams.read"))
+        #expect(r.first?["records"] == .int(40))
+        let plain = try shell("zstd -dc '\(data)' | wc -c").1
+        #expect(r.first?["bytes"]?.intValue == Int(String(decoding: plain, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        let copy = tmp.file("copy.jsonl.zst")
+        let rw = try Tools.run("rpo-bench", ["streams", "rewrite", data, "-o", copy])
+        #expect(rw.status == 0, "\(rw.stderr)")
+        #expect(try records(rw).first?["bench"] == .string("streams.rewrite"))
+        #expect(try decodeAll(try [UInt8](Data(contentsOf: URL(fileURLWithPath: copy)))) == recs)
+
+        // Same seed, same records.
+        let again = tmp.file("again.jsonl.zst")
+        _ = try Tools.run("rpo-bench", ["streams", "generate", "--records", "40", "--seed", "3",
+                                        "--texts", TestPaths.data("hh-rlhf/harmless-base/test.jsonl.gz"), "-o", again])
+        #expect(try decodeAll(try [UInt8](Data(contentsOf: URL(fileURLWithPath: again)))) == recs)
+    }
+
+    @Test func sgemmAndLoadReport() throws {
+        let s = try Tools.run("rpo-bench", ["sgemm", "--only", "minilm.qkv", "--threads", "1", "--seconds", "0.01"])
+        #expect(s.status == 0, "\(s.stderr)")
+        let r = try records(s)
+        #expect(r.count == 1)
+        #expect(r.first?["shape"] == .string("minilm.qkv"))
+        #expect((r.first?["gflops"]?.doubleValue ?? 0) > 0)
+
+        let l = try Tools.run("rpo-bench", ["load", TestPaths.fixture("gguf/types.gguf"), "--repeat", "1"])
+        // types.gguf holds an IQ4_NL tensor, which cannot be dequantized: a clear error, exit 1.
+        #expect(l.status == 1)
+        #expect(l.stderr.hasPrefix("rpo-bench: error: "))
+        #expect(l.stderr.contains("IQ4_NL"))
+        let st = try Tools.run("rpo-bench", ["load", TestPaths.fixture("safetensors/writer.safetensors"), "--repeat", "1"])
+        #expect(st.status == 0, "\(st.stderr)")
+        #expect(try records(st).first?["parameters"] == .int(15 + 5 + 16 + 12 + 0 + 2))
+    }
+
+    @Test func errorsAndUsage() throws {
+        let missing = try Tools.run("rpo-bench", ["streams", "read", "/nonexistent/x.jsonl.zst"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("rpo-bench: error: /nonexistent/x.jsonl.zst: "))
+        #expect(missing.stdout.isEmpty)
+        let usage = try Tools.run("rpo-bench", ["sgemm", "--threads", "0"])
+        #expect(usage.status == 64)
+        let help = try Tools.run("rpo-bench", ["streams", "generate", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdoutText.contains("chosen_input_ids"))
     }
 }
