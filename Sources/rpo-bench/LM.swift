@@ -10,7 +10,8 @@ struct LM: ParsableCommand {
         Prints one JSON object: tokens_per_s, s_per_step, model_gflops (model FLOPs per second: 2 per \
         multiply-add in every linear layer, attention and the scored rows of the head; training counts \
         3x forward), sgemm_gflops (OpenBLAS on a model-sized matrix product in the same process), \
-        utilisation (their ratio), cpu_s_per_step (process CPU time) and peak_rss_mb.
+        utilisation (their ratio), cpu_s_per_step (process CPU time), cpu_utilisation (the same ratio \
+        per CPU second, steadier on a shared machine) and peak_rss_mb.
 
         Example: rpo-bench lm --shape smollm2-135m --batch 4 --seq 256
         """)
@@ -43,6 +44,7 @@ struct LM: ParsableCommand {
                 ("model_gflops", .double((r.modelGflops * 10).rounded() / 10)),
                 ("sgemm_gflops", .double((r.sgemmGflops * 10).rounded() / 10)),
                 ("utilisation", .double((r.utilisation * 1000).rounded() / 1000)),
+                ("cpu_utilisation", .double((r.cpuUtilisation * 1000).rounded() / 1000)),
                 ("peak_rss_mb", .int(r.peakRSSBytes >> 20)), ("parameters", .int(r.parameters)),
             ])
             print(try JSONSerializer.string(.object(o)))

@@ -33,10 +33,10 @@ for shape in smollm2-135m gpt2-124m; do
       ratio=$( [ -n "$t" ] && python3 -c "print(f'{$rt/$tt:.2f}x')" || echo -)
       cratio=$( [ -n "$t" ] && python3 -c "print(f'{$(field "$t" cpu_s_per_step)/$(field "$r" cpu_s_per_step):.2f}x')" || echo -)
       printf '%-13s %-6s %-8s %12s %12s %7s %10s %10s %8s %8s %10s\n' $shape $size $mode "$rt" "$tt" "$ratio" "$rm" "$tm" \
-        "$(field "$r" model_gflops)/$(field "$r" sgemm_gflops)" "$(field "$r" utilisation)" "$cratio"
+        "$(field "$r" model_gflops)/$(field "$r" sgemm_gflops)" "$(field "$r" utilisation)/$(field "$r" cpu_utilisation)" "$cratio"
     done
   done
 done
-echo "(gflops = rpo model GFLOP/s / OpenBLAS sgemm GFLOP/s in the same process; util = their ratio;" \
+echo "(gflops = rpo model GFLOP/s / OpenBLAS sgemm GFLOP/s in the same process; util = their ratio per wall second / per CPU second;" \
      "cpu_ratio = PyTorch CPU seconds per step / rpo's. On a loaded machine compare within a line only.)"
 exit $status
