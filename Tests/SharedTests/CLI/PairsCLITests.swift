@@ -242,6 +242,11 @@ import Testing
         let (c, _, _) = try Self.run(records, args + ["--seed", "4"])
         #expect(a.status == 0 && a.stdout.count > 10_000)
         #expect(a.stdout == b.stdout, "same input and seed: byte-identical output (file or stdin)")
+        // Parsing and contrasts run on both cores; one thread gives the same bytes.
+        let dir1 = TempDir()
+        try Data(Self.jsonl(records)).write(to: URL(fileURLWithPath: dir1.file("in.jsonl")))
+        let one = try Tools.run("rpo-pairs", args + ["--seed", "3", "--no-compress", dir1.file("in.jsonl")], env: ["RPO_THREADS": "1"])
+        #expect(one.stdout == a.stdout, "RPO_THREADS=1 gives the same output")
         #expect(a.stdout != c.stdout, "another seed: another plan")
         // zstd output is deterministic too.
         let dir = TempDir()
