@@ -9,6 +9,7 @@ let tools = [
     "rpo-judge",
     "rpo-pairs",
     "rpo-tokenize",
+    "rpo-train",
 ]
 
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release
