@@ -8,6 +8,7 @@ gguf 0.19.0, numpy 2.4.6 (Python 3.11).
   python3 scripts/make_sample_fixtures.py tiny        # greedy generate with a KV cache on the tiny models
   python3 scripts/make_sample_fixtures.py processors  # repetition penalty, temperature, top-k, top-p, min-p
   python3 scripts/make_sample_fixtures.py smollm      # SmolLM2-135M-Instruct GGUF: chat template, greedy ids
+  python3 scripts/make_sample_fixtures.py tinychat    # a tiny chat model directory for the CLI tests
   python3 scripts/make_sample_fixtures.py all
 
 tiny: for each tiny random model of Tests/Fixtures/lm/ (made by make_lm_fixtures.py), four prompts of
@@ -19,8 +20,12 @@ processors: hand-made rows of logits (with ties and exact boundaries) through ea
 through the chain generate builds for sampling (RepetitionPenalty, Temperature, TopK, TopP, MinP, in that
 order, transformers' `_get_logits_processor`). Filtered entries are written as null (-inf).
 smollm: the ChatML template as `apply_chat_template` renders it for several conversations, and greedy
-decoding (64 new tokens, `do_sample=False`, float32, one prompt at a time, EOS ignored) of the first 20
-AlpacaEval instructions as single user turns.
+decoding (up to 64 new tokens, `do_sample=False`, float32, one prompt at a time, ending at EOS) of the
+first 20 AlpacaEval instructions as single user turns.
+tinychat: Tests/Fixtures/sample/tiny-chat/, a complete HF model directory small enough for CLI tests: a
+random 2-layer Llama over a 320-token byte-level BPE (trained here on AlpacaEval instructions) with
+SmolLM2's chat template and a generation_config.json; tinychat.json holds transformers' greedy completions
+(apply_chat_template, generate, decode) of three prompts.
 """
 import json
 import math
@@ -194,7 +199,8 @@ def make_smollm():
         chat.append({"messages": messages, "add_generation_prompt": gen, "text": text,
                      "ids": tok(text, add_special_tokens=False)["input_ids"]})
     instructions = [x["instruction"] for x in json.load(open(ALPACA))[:20]]
-    gc = GenerationConfig(do_sample=False, max_new_tokens=64, min_new_tokens=64, eos_token_id=None,
+    # Greedy with the model's EOS (<|im_end|>, 2) ending a sequence as usual: up to 64 new tokens.
+    gc = GenerationConfig(do_sample=False, max_new_tokens=64, eos_token_id=tok.eos_token_id,
                           pad_token_id=tok.pad_token_id, use_cache=True)
     greedy = []
     with torch.no_grad():
@@ -205,10 +211,13 @@ def make_smollm():
             r = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
                                generation_config=gc, output_logits=True, return_dict_in_generate=True)
             new = r.sequences[0, len(ids):].tolist()
+            eos = bool(new) and new[-1] == tok.eos_token_id
+            if eos:
+                new = new[:-1]  # rpo's generated ids end before the EOS that ended them
             logits = torch.stack([x[0] for x in r.logits])
             top2 = logits.topk(2, dim=-1).values
             margin = (top2[:, 0] - top2[:, 1]).min().item()
-            greedy.append({"instruction": ins, "prompt": text, "prompt_ids": ids, "generated": new,
+            greedy.append({"instruction": ins, "prompt": text, "prompt_ids": ids, "generated": new, "eos": eos,
                            "text": tok.decode(new, skip_special_tokens=False), "min_margin": margin})
             print(f"smollm: {len(ids)} prompt tokens, min margin {margin:.3g}: {tok.decode(new)[:60]!r}",
                   file=sys.stderr)
@@ -219,9 +228,61 @@ def make_smollm():
                    "chat": chat, "greedy": greedy}, f, indent=1)
 
 
+def make_tinychat():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig,
+                              PreTrainedTokenizerFast)
+    d = os.path.join(OUT, "tiny-chat")
+    os.makedirs(d, exist_ok=True)
+    texts = [x["instruction"] for x in json.load(open(ALPACA))]
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tk.train_from_iterator(texts, trainer)
+    smol = json.load(open(os.path.join(OUT, "smollm2.json")))["chat_template"]
+    fast = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                   unk_token="<|endoftext|>", pad_token="<|im_end|>", chat_template=smol)
+    fast.save_pretrained(d)
+    torch.manual_seed(77)
+    cfg = AutoConfig.for_model("llama", vocab_size=tk.get_vocab_size(), hidden_size=32, intermediate_size=64,
+                               num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                               rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
+                               max_position_embeddings=512, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager").float().eval()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p.copy_(torch.randn_like(p) * (0.1 if p.ndim == 1 else 0.3) + (1.0 if p.ndim == 1 else 0.0))
+    model.save_pretrained(d)
+    GenerationConfig(bos_token_id=1, eos_token_id=2, pad_token_id=2, temperature=0.7, top_k=20,
+                     do_sample=True).save_pretrained(d)
+    tok = AutoTokenizer.from_pretrained(d)
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, attn_implementation="eager").eval()
+    cases = []
+    for prompt in ["Give three tips for staying healthy.", "Who is Larry Page?", "What breed dog is smallest?"]:
+        text = tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                       tokenize=False)
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            r = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                               do_sample=False, max_new_tokens=10, output_logits=True,
+                               return_dict_in_generate=True)
+        new = r.sequences[0, len(ids):].tolist()
+        logits = torch.stack([x[0] for x in r.logits])
+        top2 = logits.topk(2, dim=-1).values
+        full = tok.decode(ids + new, skip_special_tokens=True)
+        policy = full[len(tok.decode(ids, skip_special_tokens=True)):]
+        cases.append({"prompt": prompt, "text": text, "prompt_ids": ids, "generated": new, "policy": policy,
+                      "min_margin": (top2[:, 0] - top2[:, 1]).min().item()})
+        print(f"tinychat: {len(ids)} prompt tokens, {new}, margin {cases[-1]['min_margin']:.3g}", file=sys.stderr)
+    with open(os.path.join(OUT, "tinychat.json"), "w") as f:
+        json.dump({"versions": versions(), "cases": cases}, f, indent=1)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     jobs = {"tiny": [make_tiny], "processors": [make_processors], "smollm": [make_smollm],
-            "all": [make_tiny, make_processors, make_smollm]}[what]
+            "tinychat": [make_tinychat], "all": [make_tiny, make_processors, make_smollm, make_tinychat]}[what]
     for job in jobs:
         job()

@@ -102,7 +102,9 @@ public final class Generator {
 
     /// Generates every request `next` yields (nil: no more), up to `batchSize` at a time, and calls
     /// `done(i, generation)` as request i (0-based, in pull order) finishes: not necessarily in order.
-    public func run(next: () throws -> GenerationRequest?, done: (Int, Generation) throws -> Void) throws {
+    /// `stepTimer`, if given, receives the seconds of each decoding step (benchmarks).
+    public func run(next: () throws -> GenerationRequest?, done: (Int, Generation) throws -> Void,
+                    stepTimer: ((Double) -> Void)? = nil) throws {
         let V = model.config.vocabSize, B = options.batchSize
         var slots = [Running?](repeating: nil, count: B)
         var logits = [Float](repeating: 0, count: B * V)
@@ -159,9 +161,11 @@ public final class Generator {
             if active.isEmpty { break }
             // One step for every running sequence: row n of the logits is slot active[n]'s.
             let tokens = active.map { slots[$0]!.generated.last! }
+            let t0 = stepTimer == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             try logits.withUnsafeMutableBufferPointer { lb in
                 try decoder!.step(slots: active, tokens: tokens, logits: lb.baseAddress!)
             }
+            if let stepTimer { stepTimer(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
             steps += 1
             for (n, s) in active.enumerated() {
                 let token = choose(row: n, slot: s, &slots, &logits)
