@@ -10,6 +10,7 @@ let tools = [
     "rpo-pairs",
     "rpo-sample",
     "rpo-tokenize",
+    "rpo-train",
 ]
 
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release

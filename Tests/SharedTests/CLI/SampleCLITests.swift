@@ -134,6 +134,8 @@ import Testing
         #expect(Self.message(r) == "rpo-sample: error: <stdin>:2: missing field \"prompt\" (or \"prompt_ids\", \"instruction\")")
         r = try Self.run([], [JSONObject([("prompt_ids", .ints([1, 5000]))])])
         #expect(r.status == 1 && r.stderr.contains("<stdin>:1: prompt_ids holds 5000, outside the model's vocabulary"))
+        r = try Self.run(["--chat-template", "none"], [JSONObject([("prompt", .string(""))])])
+        #expect(r.status == 1 && r.stderr.contains("<stdin>:1: the prompt is empty (no tokens)"))
         r = try Self.run([], [JSONObject([("prompt", .int(3))])])
         #expect(r.status == 1 && r.stderr.contains("<stdin>:1:") && r.stderr.contains("prompt"))
         // a prompt over the budget: an error, or cut to its last tokens when asked
