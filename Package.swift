@@ -8,6 +8,7 @@ let tools = [
     "rpo-bench",
     "rpo-judge",
     "rpo-pairs",
+    "rpo-sample",
     "rpo-tokenize",
     "rpo-train",
 ]
