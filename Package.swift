@@ -5,8 +5,11 @@ import PackageDescription
 
 // The tools: thin executables over Shared, one folder each under Sources/ (one name per line).
 let tools = [
+    "rpo-bench",
     "rpo-judge",
     "rpo-pairs",
+    "rpo-tokenize",
+    "rpo-train",
 ]
 
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release

@@ -12,45 +12,60 @@ struct RpoPairs: ParsableCommand {
         commandName: "rpo-pairs",
         abstract: "Turn example records into training batches with RPO's distance-weighted contrast matrices.",
         discussion: """
-        Batches are formed as the official RPO loaders do (yinyueqin/Relative-Preference-Optimization@c1b5163):
-          sft       one element per unique prompt_id: its record with "sft_target": true, as a chosen item
+        Batches are formed as the official RPO loaders do
+        (yinyueqin/Relative-Preference-Optimization@c1b5163):
+          sft       one element per unique prompt_id: its record with
+                    "sft_target": true, as a chosen item (SFTDataLoader)
           paired    one element per pair record (PairedPreferenceDataLoader)
-          unpaired  pairs split into chosen and rejected items, shuffled, batches filled from two FIFO queues in
-                    chosen/rejected alternation, batch/2 of each; leftovers wait for the next batch and are
-                    dropped at the end of the epoch (SimpleKTODataLoader). Item records (with "status") are
-                    accepted as they are.
-        Every epoch is a fresh seeded shuffle; partial final batches are dropped, and the count is reported on
-        standard error. Each batch is cut into micro-batches of --micro-batch (the paper's per-GPU batch: 64
-        global / 8 GPUs = 8; equal to --batch-size for whole-batch matrices), and each micro-batch gets its
-        contrast matrix, computed in Double and stored as Float:
-          embedding  W = softmax(-D/tau) over each row, D = 1 - cosine of L2-normalised prompt embeddings
-                     (paired: B x B over the micro-batch's prompts; unpaired: chosen items x rejected items)
-          uniform    W = ones (not stored); diagonal: rpo-diagonal's loss weights (alpha = --diagonal-weight,
-                     not stored); none: no matrix (DPO, IPO, cDPO, SLiC, KTO, SFT)
+          unpaired  pairs split into chosen and rejected items, shuffled;
+                    batches filled from two FIFO queues in chosen/rejected
+                    alternation, batch/2 of each; leftovers wait for the next
+                    batch and are dropped at the end of the epoch
+                    (SimpleKTODataLoader). Item records ("status") are taken
+                    as they are.
+        Each epoch is a fresh seeded shuffle. Partial final batches are
+        dropped; the count is reported on standard error. Each batch is cut
+        into micro-batches of --micro-batch (the paper's per-GPU batch:
+        64 global / 8 GPUs = 8; --micro-batch = --batch-size gives whole-batch
+        matrices), each with its contrast, computed in Double:
+          embedding  W = softmax(-D/tau) over each row, D = 1 - cosine of the
+                     L2-normalised prompt embeddings; paired: B x B over the
+                     micro-batch's prompts; unpaired: chosen x rejected items.
+                     Stored as float32.
+          uniform    W = ones (not stored)
+          diagonal   rpo-diagonal's loss weights, alpha = --diagonal-weight
+          none       no matrix (DPO, IPO, cDPO, SLiC, KTO family, SFT)
 
-        Input (one per pair, from rpo-tokenize, with rpo-embed's embedding for --weighting embedding):
-          {"id", "prompt_id", "dataset", "split", "prompt", "chosen", "rejected", "prompt_ids",
-           "chosen_input_ids", "chosen_label_start", "rejected_input_ids", "rejected_label_start",
-           "sft_target": bool, "prompt_embedding": [float], ...}
-        Required: prompt_id, the four chosen_/rejected_ token fields, sft_target (sft), the embedding (embedding
-        weighting; same length in every record, finite as float32, not all zero). Other fields pass through.
+        Input, one record per pair (rpo-tokenize; rpo-embed adds the embedding):
+          {"id", "prompt_id", "dataset", "split", "prompt", "chosen",
+           "rejected", "prompt_ids", "chosen_input_ids", "chosen_label_start",
+           "rejected_input_ids", "rejected_label_start", "sft_target": bool,
+           "prompt_embedding": [float], ...}
+        Required: prompt_id; the four chosen_/rejected_ token fields;
+        sft_target (sft layout); the embedding (embedding weighting: the same
+        length in every record, finite as float32, not all zero). Other fields
+        pass through.
 
-        Output (one per optimiser step; see docs/records.md):
-          {"step", "epoch", "layout", "weighting", "tau", "diagonal_weight", "batch_size", "micro_batch",
-           "groups": [[positions of each micro-batch]], "weights": [one matrix per group],
-           "stats": {"mean_diagonal_weight", "mean_row_entropy", "effective_beta_multiplier"},
-           "examples": [records]}
-        Paired batches carry the pair records; sft and unpaired batches carry items: the pair's shared fields,
-        "completion" (from "chosen"/"rejected"), "input_ids", "label_start" and any other "<side>_X" as "X", and
-        "status". The embedding field is not carried on. Unpaired matrices: rows are the group's chosen items,
-        columns its rejected items, each in batch order.
+        Output, one record per optimiser step (docs/records.md):
+          {"step", "epoch", "layout", "weighting", "tau", "diagonal_weight",
+           "batch_size", "micro_batch", "groups": [[positions per micro-batch]],
+           "weights": [one matrix per group], "stats": {"mean_diagonal_weight",
+           "mean_row_entropy", "effective_beta_multiplier"}, "examples": [...]}
+        Paired batches carry the pair records. Sft and unpaired batches carry
+        items: the pair's shared fields, "completion" (from "chosen" or
+        "rejected"), every "<side>_X" as "X" ("input_ids", "label_start", ...)
+        and "status". The embedding field is not carried on. Unpaired
+        matrices: rows are the group's chosen items, columns its rejected
+        items, each in batch order.
 
-        Memory: one epoch's examples are held (compactly: serialized records, float32 embeddings).
-        The same input and --seed give byte-identical output.
+        Memory: one epoch's examples are held, compactly (serialized records,
+        float32 embeddings). The same input and --seed give byte-identical
+        output.
 
         Example:
-          rpo-tokenize --dataset hh --tokenizer models/tok hh.jsonl.gz | rpo-embed | \\
-            rpo-pairs --layout paired --batch-size 64 --micro-batch 8 --tau 0.5 --stats -o batches.zst
+          rpo-tokenize --dataset hh --tokenizer DIR hh.jsonl.gz | rpo-embed |
+            rpo-pairs --layout paired --batch-size 64 --micro-batch 8 \\
+            --tau 0.5 --stats -o batches.zst
         """)
 
     @OptionGroup var inputOptions: InputOptions
@@ -105,12 +120,18 @@ struct RpoPairs: ParsableCommand {
             let options = parameters
             let reader = try inputOptions.openRecords()
             let writer = try outputOptions.openRecords()
-            let bar = ProgressLine(enabled: display.showProgress, label: "rpo-pairs", unit: "records")
+            // Progress: records while reading, then batches while writing.
+            let reading = ProgressLine(enabled: display.showProgress, label: "rpo-pairs: reading", unit: "records")
+            let writing = ProgressLine(enabled: display.showProgress, label: "rpo-pairs: writing", unit: "batches")
             let summary = try PairsBuilder.run(input: reader, output: writer, options: options) { records, batches in
-                bar.update(batches > 0 ? batches : records)
+                if batches == 0 { reading.update(records) } else {
+                    if batches == 1 { reading.finish() }
+                    writing.update(batches)
+                }
             }
             try writer.finish()
-            bar.finish()
+            reading.finish()
+            writing.finish()
             report(summary, options, diag)
         }
     }

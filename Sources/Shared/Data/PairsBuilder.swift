@@ -90,7 +90,7 @@ public enum PairsBuilder {
                 : BatchPlanner.sequential(count: store.count, batchSize: options.batchSize, rng: &rng)
             summary.droppedPerEpoch.append(plan.dropped)
             for batch in plan.batches {
-                let (weights, stats) = contrast(batch, groups: groups, store: store, options: options)
+                let (weights, stats) = try contrast(batch, groups: groups, store: store, options: options)
                 let tb = TrainingBatch(step: summary.batches, epoch: epoch, layout: options.layout, weighting: options.weighting,
                                        tau: options.weighting == .embedding ? options.tau : nil,
                                        diagonalWeight: options.weighting == .diagonal ? options.diagonalWeight : nil,
@@ -131,7 +131,7 @@ public enum PairsBuilder {
 
     /// The weights (embedding weighting) and the statistics of one batch, group by group.
     static func contrast(_ batch: [Int], groups: [[Int]], store: ElementStore,
-                         options: PairsOptions) -> ([ContrastMatrix]?, ContrastStatistics?) {
+                         options: PairsOptions) throws -> ([ContrastMatrix]?, ContrastStatistics?) {
         var mats: [ContrastMatrix] = []
         var stats: [ContrastStatistics] = []
         for g in groups {
@@ -145,7 +145,7 @@ public enum PairsBuilder {
             }
             switch options.weighting {
             case .embedding:
-                let w = Contrast.embeddingWeights(chosen: chosen.map { store.embedding(of: $0) },
+                let w = try Contrast.embeddingWeights(chosen: chosen.map { store.embedding(of: $0) },
                                                   rejected: rejected.map { store.embedding(of: $0) }, tau: options.tau)
                 mats.append(w)
                 stats.append(Contrast.statistics(w, insideSigmoid: true))

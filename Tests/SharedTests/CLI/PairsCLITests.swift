@@ -142,7 +142,7 @@ import Testing
                 #expect(b.groups == [Array(0..<8), Array(8..<16)])
                 for g in 0..<2 {
                     let (c, rj) = layout == "paired" ? (b.groups[g], b.groups[g]) : b.statusSplit(group: g)
-                    let expected = Contrast.embeddingWeights(chosen: c.map { emb[Self.id(b.examples[$0])] },
+                    let expected = try Contrast.embeddingWeights(chosen: c.map { emb[Self.id(b.examples[$0])] },
                                                              rejected: rj.map { emb[Self.id(b.examples[$0])] }, tau: 0.25)
                     // Stored as Float in shortest form: parse back to Float and compare exactly.
                     #expect(b.weights![g].values.map { Float($0) } == expected.values.map { Float($0) }, "\(layout) group \(g)")
