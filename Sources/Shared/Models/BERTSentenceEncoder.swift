@@ -59,13 +59,19 @@ public final class SentenceEncoder: @unchecked Sendable {
     /// Token ids of each text as sentence-transformers feeds them to the model: special tokens added, at
     /// most `maxSeqLength` ids (HF truncation "longest_first" of a single sequence keeps the first
     /// maxSeqLength - specials text tokens, then the post-processor adds [CLS] and [SEP]).
-    public func tokenize(_ texts: [String]) -> [[Int32]] {
+    public func tokenize(_ texts: [String]) -> [[Int32]] { tokenizeCountingTruncated(texts).ids }
+
+    /// `tokenize`, and how many of the texts were truncated.
+    public func tokenizeCountingTruncated(_ texts: [String]) -> (ids: [[Int32]], truncated: Int) {
         let prepared = doLowerCase ? texts.map { $0.lowercased() } : texts
         let keep = maxSeqLength - specialCount
-        return tokenizer.encode(batch: prepared, addSpecialTokens: false).map { ids in
+        var truncated = 0
+        let ids = tokenizer.encode(batch: prepared, addSpecialTokens: false).map { ids in
+            if ids.count > keep { truncated += 1 }
             let body = ids.prefix(keep).map { Int32($0) }
             return tokenizer.postProcessor?.apply(body) ?? body
         }
+        return (ids, truncated)
     }
 
     // MARK: - Encoding
