@@ -81,16 +81,16 @@ public final class BERTModel: @unchecked Sendable {
             Linear.forward(ws.qkv, x, weight: p + l.wqkv, bias: p + l.bqkv, N: N, C: C, OC: 3 * C)
             BERTAttention.forward(ws.att, ws.qkv, starts: starts, lengths: lengths, count: B, NH: NH, hs: hs,
                                   scale: scale, scores: ws.scores)
-            // HF BertSelfOutput: LayerNorm(dense(context) + x)
-            Linear.forward(ws.tmp, ws.att, weight: p + l.wo, bias: p + l.bo, N: N, C: C, OC: C)
-            BERTKernels.addLayerNorm(x, adding: ws.tmp, addStride: C, weight: p + l.ln1w, bias: p + l.ln1b,
-                                     N: N, C: C, eps: c.layerNormEps)
+            // HF BertSelfOutput: LayerNorm(dense(context) + x), the dense layer's bias added in the norm's pass
+            Linear.forward(ws.tmp, ws.att, weight: p + l.wo, bias: nil, N: N, C: C, OC: C)
+            BERTKernels.addLayerNorm(x, adding: ws.tmp, addStride: C, addBias: p + l.bo, weight: p + l.ln1w,
+                                     bias: p + l.ln1b, N: N, C: C, eps: c.layerNormEps)
             // HF BertIntermediate: act(dense(x)); BertOutput: LayerNorm(dense(h) + x)
-            Linear.forward(ws.ffn, x, weight: p + l.wup, bias: p + l.bup, N: N, C: C, OC: I)
-            BERTKernels.activate(ws.ffn, count: N * I, c.activation)
-            Linear.forward(ws.tmp, ws.ffn, weight: p + l.wdown, bias: p + l.bdown, N: N, C: I, OC: C)
-            BERTKernels.addLayerNorm(x, adding: ws.tmp, addStride: C, weight: p + l.ln2w, bias: p + l.ln2b,
-                                     N: N, C: C, eps: c.layerNormEps)
+            Linear.forward(ws.ffn, x, weight: p + l.wup, bias: nil, N: N, C: C, OC: I)
+            BERTKernels.activate(ws.ffn, bias: p + l.bup, N: N, C: I, c.activation)
+            Linear.forward(ws.tmp, ws.ffn, weight: p + l.wdown, bias: nil, N: N, C: I, OC: C)
+            BERTKernels.addLayerNorm(x, adding: ws.tmp, addStride: C, addBias: p + l.bdown, weight: p + l.ln2w,
+                                     bias: p + l.ln2b, N: N, C: C, eps: c.layerNormEps)
         }
     }
 

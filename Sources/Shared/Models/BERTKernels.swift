@@ -55,32 +55,42 @@ public enum BERTKernels {
 
     // MARK: - Activations
 
-    /// x = act(x) elementwise over `count` values, in place.
-    public static func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ act: BERTActivation) {
-        switch act {
-        case .geluErf:
-            for i in 0..<count {
-                let v = x[i]
-                x[i] = 0.5 * v * (1 + erf(v * 0.7071067811865476))
+    /// x = act(x + bias) for each of N rows of C values, in place (bias (C) may be nil): the bias of the
+    /// preceding sgemm is added here rather than written into its output beforehand (the same single
+    /// rounding of acc + b, one pass less over the (N, C) matrix).
+    public static func activate(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, N: Int, C: Int,
+                                _ act: BERTActivation) {
+        for n in 0..<N {
+            let row = x + n * C
+            if let bias { for c in 0..<C { row[c] += bias[c] } }
+            switch act {
+            case .geluErf:
+                for c in 0..<C {
+                    let v = row[c]
+                    row[c] = 0.5 * v * (1 + erf(v * 0.7071067811865476))
+                }
+            case .geluTanh:
+                // tanh(u) = 1 - 2 / (e^{2u} + 1), exact at both saturations.
+                for c in 0..<C {
+                    let v = row[c]
+                    let u = 0.7978845608028654 * (v + 0.044715 * v * v * v)
+                    let th = 1 - 2 / (exp(2 * u) + 1)
+                    row[c] = 0.5 * v * (1 + th)
+                }
+            case .relu:
+                for c in 0..<C { row[c] = max(row[c], 0) }
             }
-        case .geluTanh:
-            // tanh(u) = 1 - 2 / (e^{2u} + 1), exact at both saturations.
-            for i in 0..<count {
-                let v = x[i]
-                let u = 0.7978845608028654 * (v + 0.044715 * v * v * v)
-                let th = 1 - 2 / (exp(2 * u) + 1)
-                x[i] = 0.5 * v * (1 + th)
-            }
-        case .relu:
-            for i in 0..<count { x[i] = max(x[i], 0) }
         }
     }
 
     // MARK: - LayerNorm
 
-    /// x[n] = LayerNorm(x[n] + add[n]) * weight + bias for each of N rows of C, in place. `add` rows are
-    /// `addStride` apart (0 adds the same row to every row, e.g. the token-type embedding); nil adds nothing.
+    /// x[n] = LayerNorm(x[n] + (add[n] + addBias)) * weight + bias for each of N rows of C, in place. `add`
+    /// rows are `addStride` apart (0 adds the same row to every row, e.g. the token-type embedding); nil
+    /// adds nothing. `addBias` (C) is the bias of the sgemm that produced `add` (HF: LayerNorm(dense(h) + x)
+    /// with dense(h) = h Wᵀ + b rounded first, as here).
     public static func addLayerNorm(_ x: UnsafeMutablePointer<Float>, adding add: UnsafePointer<Float>?, addStride: Int,
+                                    addBias: UnsafePointer<Float>? = nil,
                                     weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                     N: Int, C: Int, eps: Float) {
         let invC = 1 / Float(C)
@@ -88,7 +98,11 @@ public enum BERTKernels {
             let row = x + n * C
             if let add {
                 let a = add + n * addStride
-                for c in 0..<C { row[c] += a[c] }
+                if let b = addBias {
+                    for c in 0..<C { row[c] += a[c] + b[c] }
+                } else {
+                    for c in 0..<C { row[c] += a[c] }
+                }
             }
             let mean = sum(row, C) * invC
             var v8 = SIMD8<Float>(repeating: 0)
@@ -147,7 +161,8 @@ public enum BERTKernels {
     static func maximum(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
         var acc = SIMD8<Float>(repeating: -.infinity)
         var i = 0
-        while i + 8 <= n { acc = pointwiseMax(acc, load8(p + i)); i += 8 }
+        // `replace(with:where:)` compiles to compare-and-blend; pointwiseMax is a generic call per vector.
+        while i + 8 <= n { let v = load8(p + i); acc.replace(with: v, where: v .> acc); i += 8 }
         var m = acc.max()
         while i < n { m = max(m, p[i]); i += 1 }
         return m

@@ -29,16 +29,18 @@ import Testing
     @Test(arguments: [(BERTActivation.geluErf, GELUKind.erf), (.geluTanh, .tanh)])
     func activationsMatchLayersGELU(_ act: BERTActivation, _ kind: GELUKind) {
         var rng = RNG(seed: 5)
-        let n = 10_007
-        let x = randomArray(n, &rng, scale: 8)
+        let N = 7, C = 1_537, n = N * C
+        let x = randomArray(n, &rng, scale: 8), bias = randomArray(C, &rng)
         var fast = x, naive = [Float](repeating: 0, count: n)
-        BERTKernels.activate(&fast, count: n, act)
-        GELU.forward(&naive, x, count: n, kind: kind)
+        BERTKernels.activate(&fast, bias: bias, N: N, C: C, act)
+        var biased = x
+        for i in 0..<n { biased[i] += bias[i % C] }
+        GELU.forward(&naive, biased, count: n, kind: kind)
         // erf: the polynomial's 4.2e-7 times x/2 (|x| <= 8) plus rounding; tanh: 1 - 2/(e^2u + 1) loses
         // ~1e-7 absolute near u = 0 by cancellation, times x/2. 2e-6 absolute bounds both.
         expectClose(fast, naive, atol: 2e-6, rtol: 1e-6, "\(act)")
         var r = x
-        BERTKernels.activate(&r, count: n, .relu)
+        BERTKernels.activate(&r, bias: nil, N: N, C: C, .relu)
         #expect(r == x.map { max($0, 0) })
     }
 
@@ -49,11 +51,13 @@ import Testing
             let x = randomArray(N * C, &rng, scale: 3).enumerated().map { $0.element + Float($0.offset % 5) }
             let r = randomArray(N * C, &rng), w = randomArray(C, &rng), b = randomArray(C, &rng)
             let row0 = randomArray(C, &rng)
-            // Residual rows.
+            // Residual rows with the bias of the sgemm that made them.
             var fast = x
-            BERTKernels.addLayerNorm(&fast, adding: r, addStride: C, weight: w, bias: b, N: N, C: C, eps: 1e-12)
+            BERTKernels.addLayerNorm(&fast, adding: r, addStride: C, addBias: row0, weight: w, bias: b, N: N, C: C, eps: 1e-12)
             var sum = x, naive = x, mean = [Float](repeating: 0, count: N), rstd = mean
-            Kernels.addInPlace(&sum, r, count: N * C)
+            var rb = r
+            for i in 0..<(N * C) { rb[i] += row0[i % C] }
+            Kernels.addInPlace(&sum, rb, count: N * C)
             LayerNorm.forward(&naive, mean: &mean, rstd: &rstd, sum, weight: w, bias: b, N: N, C: C, eps: 1e-12)
             // Both normalise in Float; summation orders differ (8 partial sums vs sequential): ~1e-7 relative
             // on outputs of size |w| * O(1).
