@@ -16,7 +16,7 @@ python3 -c "import torch, transformers" 2>/dev/null || { have_torch=0; echo "20-
 steps=2; sizes="4x256 8x512"
 if [ "${LM_BENCH_QUICK:-0}" = 1 ]; then steps=1; sizes="4x256"; fi
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2], ''))" "$1" "$2"; }
-printf '%-13s %-6s %-8s %12s %12s %7s %10s %10s %8s %8s\n' shape size mode rpo_tok/s torch_tok/s ratio rpo_MB torch_MB gflops util
+printf '%-13s %-6s %-8s %12s %12s %7s %10s %10s %8s %8s %10s\n' shape size mode rpo_tok/s torch_tok/s ratio rpo_MB torch_MB gflops util cpu_ratio
 status=0
 for shape in smollm2-135m gpt2-124m; do
   for size in $sizes; do
@@ -31,11 +31,12 @@ for shape in smollm2-135m gpt2-124m; do
       rt=$(field "$r" tokens_per_s); rm=$(field "$r" peak_rss_mb)
       tt=$( [ -n "$t" ] && field "$t" tokens_per_s || echo -); tm=$( [ -n "$t" ] && field "$t" peak_rss_mb || echo -)
       ratio=$( [ -n "$t" ] && python3 -c "print(f'{$rt/$tt:.2f}x')" || echo -)
-      printf '%-13s %-6s %-8s %12s %12s %7s %10s %10s %8s %8s\n' $shape $size $mode "$rt" "$tt" "$ratio" "$rm" "$tm" \
-        "$(field "$r" model_gflops)/$(field "$r" sgemm_gflops)" "$(field "$r" utilisation)"
+      cratio=$( [ -n "$t" ] && python3 -c "print(f'{$(field "$t" cpu_s_per_step)/$(field "$r" cpu_s_per_step):.2f}x')" || echo -)
+      printf '%-13s %-6s %-8s %12s %12s %7s %10s %10s %8s %8s %10s\n' $shape $size $mode "$rt" "$tt" "$ratio" "$rm" "$tm" \
+        "$(field "$r" model_gflops)/$(field "$r" sgemm_gflops)" "$(field "$r" utilisation)/$(field "$r" cpu_utilisation)" "$cratio"
     done
   done
 done
-echo "(gflops = rpo model GFLOP/s / OpenBLAS sgemm GFLOP/s in the same process; util = their ratio." \
-     "Numbers from a loaded machine are not comparable across runs, only within a line.)"
+echo "(gflops = rpo model GFLOP/s / OpenBLAS sgemm GFLOP/s in the same process; util = their ratio per wall second / per CPU second;" \
+     "cpu_ratio = PyTorch CPU seconds per step / rpo's. On a loaded machine compare within a line only.)"
 exit $status

@@ -61,13 +61,14 @@ def main():
             (logps() * coef).sum().backward()
 
     step()
-    t0 = time.perf_counter()
+    secs = cpu = float("inf")  # the fastest timed step, as rpo-bench reports
     for _ in range(a.steps):
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
-    secs = (time.perf_counter() - t0) / a.steps
+        secs, cpu = min(secs, time.perf_counter() - t0), min(cpu, time.process_time() - c0)
     print(json.dumps({"impl": "pytorch", "shape": a.shape, "batch": a.batch, "seq": a.seq,
                       "mode": "forward" if a.forward_only else "train",
-                      "tokens_per_s": round(a.batch * a.seq / secs, 1), "s_per_step": round(secs, 3),
+                      "tokens_per_s": round(a.batch * a.seq / secs, 1), "s_per_step": round(secs, 3), "cpu_s_per_step": round(cpu, 3),
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10,
                       "torch": torch.__version__}))
 

@@ -36,11 +36,18 @@ public enum LMBenchmark {
         /// Model FLOPs per step: forward = 2·(linear MACs) + attention + head; training = 3x forward.
         public var flopsPerStep: Double
         public var sgemmGflops: Double
+        /// sgemm GFLOP per CPU second.
+        public var sgemmCPUGflops: Double
         public var peakRSSBytes: Int
         public var parameters: Int
+        /// Process CPU time (user + system, all threads) per step: less sensitive than wall time to other
+        /// processes on a shared machine (but it counts OpenBLAS's spin-waiting).
+        public var cpuSecondsPerStep: Double
 
         public var modelGflops: Double { flopsPerStep / secondsPerStep / 1e9 }
         public var utilisation: Double { modelGflops / sgemmGflops }
+        /// The same ratio per CPU second: model FLOPs / CPU s of a step against sgemm's FLOPs / CPU s.
+        public var cpuUtilisation: Double { flopsPerStep / cpuSecondsPerStep / 1e9 / sgemmCPUGflops }
     }
 
     public static func config(_ shape: String) throws -> ModelConfig {
@@ -60,20 +67,31 @@ public enum LMBenchmark {
             + 2 * Double(scored) * C * Double(c.vocabSize)
     }
 
-    /// sgemm GFLOP/s on a square-ish problem of the model's size (M = 1024 tokens, K = N = C·2).
-    public static func sgemmRate(_ c: ModelConfig) -> Double {
+    /// sgemm rate on a model-shaped product (M = 1024 tokens, K = C, N = Up): GFLOP per wall second (best
+    /// of 8 calls) and per CPU second of the process over the 8 calls (barely moved by other load).
+    public static func sgemmRate(_ c: ModelConfig) -> (wall: Double, cpu: Double) {
         let m = 1024, k = c.hiddenSize, n = c.upSize
         let a = Tensor(zeros: [m, k]), b = Tensor(zeros: [n, k]), out = Tensor(zeros: [m, n])
         var rng = RNG(seed: 1)
         for i in 0..<a.count { a.pointer[i] = rng.nextFloat() }
         for i in 0..<b.count { b.pointer[i] = rng.nextFloat() }
         var best = Double.infinity
+        let c0 = cpuSeconds()
         for _ in 0..<8 {
             let t0 = DispatchTime.now().uptimeNanoseconds
             BLAS.sgemm(.none, .transposed, m: m, n: n, k: k, a: a.pointer, lda: k, b: b.pointer, ldb: k, c: out.pointer, ldc: n)
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
-        return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
+        let cpu = cpuSeconds() - c0  // all 8 calls: CPU time is counted in clock ticks
+        let flops = 2 * Double(m) * Double(n) * Double(k)
+        return (flops / best / 1e9, 8 * flops / max(cpu, 1e-6) / 1e9)
+    }
+
+    /// User + system CPU seconds of the whole process (all threads).
+    static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     public static func run(_ o: Options) throws -> Result {
@@ -97,14 +115,21 @@ public enum LMBenchmark {
             }
         }
         try step()  // warm-up: allocates the workspace and the gradients
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<o.steps { try step() }
-        let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(o.steps)
+        // The fastest of the timed steps (wall and CPU): the least disturbed by other processes.
+        var secs = Double.infinity, cpu = Double.infinity
+        for _ in 0..<o.steps {
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuSeconds()
+            try step()
+            secs = min(secs, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            cpu = min(cpu, cpuSeconds() - c0)
+        }
         let fwd = forwardFlops(c, lengths: batch.map(\.inputIds.count), scored: scored)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
+        let rate = sgemmRate(c)
         return Result(tokensPerSecond: Double(o.batch * o.seqLen) / secs, secondsPerStep: secs,
-                      flopsPerStep: o.forwardOnly ? fwd : 3 * fwd, sgemmGflops: sgemmRate(c),
-                      peakRSSBytes: Int(usage.ru_maxrss) * 1024, parameters: m.parameterCount)
+                      flopsPerStep: o.forwardOnly ? fwd : 3 * fwd, sgemmGflops: rate.wall, sgemmCPUGflops: rate.cpu,
+                      peakRSSBytes: Int(usage.ru_maxrss) * 1024, parameters: m.parameterCount,
+                      cpuSecondsPerStep: cpu)
     }
 }
