@@ -12,7 +12,8 @@ struct Embed: ParsableCommand {
         object: texts_per_s, tokens, seconds (best pass, wall), cpu_seconds (that pass), tokenize_seconds, \
         model_gflops (2 FLOPs per multiply-add of the linear layers and attention), sgemm_gflops (OpenBLAS \
         on the encoder's projection shapes, 2,048 rows, same thread count, same process), utilisation \
-        (their ratio) and peak_rss_mb.
+        (their ratio), the same per CPU second (model_gflops_per_cpu_s, sgemm_gflops_per_cpu_s, \
+        cpu_utilisation: steadier on a shared machine) and peak_rss_mb.
 
         Example: rpo-bench embed --model models/all-MiniLM-L6-v2 --threads 2 prompts.jsonl
         """)
@@ -45,7 +46,10 @@ struct Embed: ParsableCommand {
                       ("texts_per_s", rounded(r.textsPerSecond, 2)), ("seconds", rounded(r.seconds, 3)),
                       ("cpu_seconds", rounded(r.cpuSeconds, 3)), ("tokenize_seconds", rounded(r.tokenizeSeconds, 3)),
                       ("model_gflops", rounded(r.modelGflops)), ("sgemm_gflops", rounded(r.sgemmGflops)),
-                      ("utilisation", rounded(r.utilisation, 3)), ("peak_rss_mb", .int(r.peakRSSBytes >> 20))])
+                      ("utilisation", rounded(r.utilisation, 3)),
+                      ("model_gflops_per_cpu_s", rounded(r.flops / r.cpuSeconds / 1e9)),
+                      ("sgemm_gflops_per_cpu_s", rounded(r.sgemmCPUGflops)), ("cpu_utilisation", rounded(r.cpuUtilisation, 3)),
+                      ("peak_rss_mb", .int(r.peakRSSBytes >> 20))])
         }
     }
 }

@@ -42,7 +42,9 @@ print(f'  ratio rpo / sentence-transformers: {o[\"texts_per_s\"] / t[\"texts_per
       f'{t[\"cpu_seconds\"] / o[\"cpu_seconds\"]:.2f}x in CPU seconds')" "$ours" "$theirs"
 fi
 echo "  rpo model FLOPs: $(field "$ours" model_gflops) GFLOP/s against OpenBLAS sgemm $(field "$ours" sgemm_gflops) GFLOP/s" \
-     "at the encoder's shapes ($T threads): utilisation $(field "$ours" utilisation); tokenization $(field "$ours" tokenize_seconds) s"
+     "at the encoder's shapes ($T threads): utilisation $(field "$ours" utilisation)"
+echo "  per CPU second: $(field "$ours" model_gflops_per_cpu_s) against $(field "$ours" sgemm_gflops_per_cpu_s) GFLOP:" \
+     "utilisation $(field "$ours" cpu_utilisation); tokenization $(field "$ours" tokenize_seconds) s"
 echo "  rpo-bench sgemm at MiniLM shapes (GFLOP/s):"
 "$BIN/rpo-bench" sgemm --threads "1,$T" --only minilm --seconds 0.3 |
   python3 -c "

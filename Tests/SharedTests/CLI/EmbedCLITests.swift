@@ -111,6 +111,29 @@ import Testing
         #expect(nowhere.status == 1 && nowhere.stderr.contains("nowhere: no such model directory"), "\(nowhere.stderr)")
     }
 
+    /// rpo-bench embed (scripts/bench/40-embed.sh) on three texts: one record with the rates and counts.
+    @Test func benchSubcommand() throws {
+        let tmp = TempDir()
+        try Data(Self.jsonl(Self.input)).write(to: URL(fileURLWithPath: tmp.file("p.jsonl")))
+        let r = try Tools.run("rpo-bench", ["embed", "--model", Self.model, "--threads", "1", tmp.file("p.jsonl")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try Self.records(r.stdout)
+        #expect(o.count == 1)
+        let rec = o.first ?? JSONObject()
+        #expect(rec["texts"] == .int(3) && rec["tokens"]?.intValue == Self.expectedTokens)
+        for k in ["texts_per_s", "model_gflops", "sgemm_gflops", "utilisation", "cpu_utilisation", "peak_rss_mb"] {
+            #expect((rec[k]?.doubleValue ?? 0) > 0, "\(k) = \(String(describing: rec[k]))")
+        }
+        let bad = try Tools.run("rpo-bench", ["embed", "--model", Self.model, tmp.file("missing.jsonl")])
+        #expect(bad.status == 1 && bad.stderr.contains("missing.jsonl"), "\(bad.stderr)")
+    }
+
+    /// Word-pieces of the three inputs, [CLS] and [SEP] included.
+    static var expectedTokens: Int? {
+        guard let e = try? EmbedFixtures.load() else { return nil }
+        return e.tokenize(input.map { $0["prompt"]!.stringValue! }).reduce(0) { $0 + $1.count }
+    }
+
     @Test func usageErrors() throws {
         for (args, message) in [(["--batch-size", "0"], "--batch-size must be positive"),
                                 (["--field", "a", "--into", "a"], "--field and --into must differ"),
