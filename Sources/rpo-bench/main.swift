@@ -18,7 +18,16 @@ struct RPOBench: ParsableCommand {
               rpo-bench sgemm --threads 1,2
             Timings are wall-clock: run them on a quiet machine.
             """,
-        subcommands: [Streams.self, Sgemm.self, Load.self, LM.self, Optim.self, Sample.self]
+        // One subcommand per line (each area adds its own).
+        subcommands: [
+            Streams.self,
+            Sgemm.self,
+            Load.self,
+            LM.self,
+            Optim.self,
+            Sample.self,
+            Embed.self,
+        ]
     )
 }
 

@@ -24,12 +24,14 @@ enum Tools {
 
     static func path(_ tool: String) -> String { binDir.appendingPathComponent(tool).path }
 
-    /// Runs `tool args...` with `stdin` as standard input; waits at most `timeout` seconds.
+    /// Runs `tool args...` with `stdin` as standard input (in directory `cwd` when given); waits at most
+    /// `timeout` seconds.
     static func run(_ tool: String, _ args: [String], stdin: [UInt8] = [], env: [String: String] = [:],
-                    timeout: TimeInterval = 300) throws -> ToolResult {
+                    cwd: String? = nil, timeout: TimeInterval = 300) throws -> ToolResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path(tool))
         p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
         p.environment = environment
