@@ -57,7 +57,7 @@ all: results
 D := $(OUT)/data
 $(D)/train.examples.zst: $(SPLIT_DIR)/train.jsonl.gz $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
-	gzip -dc $< | $(if $(strip $(N_TRAIN)),head -n $(N_TRAIN) |) \
+	gzip -dc $< | $(if $(strip $(N_TRAIN)),{ head -n $(N_TRAIN); cat > /dev/null; } |) \
 	  $(BIN)/rpo-tokenize --dataset hh --split train --tokenizer $(MODEL) \
 	    --max-length $(MAX_LENGTH) --max-prompt-length $(MAX_PROMPT_LENGTH) -o $@
 $(D)/test.examples.zst: $(SPLIT_DIR)/test.jsonl.gz $(BIN)/rpo-tokenize
