@@ -15,7 +15,9 @@ struct Sample: ParsableCommand {
             Each batch decodes copies of one chat prompt to exactly --new-tokens tokens (EOS ignored).
             weight_gb_per_s: fp32 weight bytes streamed per second in the decoding steps (each step reads
             all weights once); read_gb_per_s: this machine's read bandwidth, measured in the same process;
-            bandwidth_fraction: their ratio. Best of --repeats runs.
+            bandwidth_fraction: their ratio. cpu_seconds, cpu_step_ms: process CPU time of the run and per
+            step, all threads (steadier than wall time on a busy machine; divided by `threads`, an estimate
+            of the wall time on free cores). Best of --repeats runs.
             """
     )
 
@@ -44,7 +46,9 @@ struct Sample: ParsableCommand {
                           ("step_ms", rounded(r.stepSeconds / Double(max(r.steps, 1)) * 1000, 2)),
                           ("weight_gb_per_s", rounded(r.weightBytesPerSecond / 1e9, 2)),
                           ("read_gb_per_s", rounded(r.readBandwidth / 1e9, 2)),
-                          ("bandwidth_fraction", rounded(r.weightBytesPerSecond / r.readBandwidth, 3))])
+                          ("bandwidth_fraction", rounded(r.weightBytesPerSecond / r.readBandwidth, 3)),
+                          ("cpu_seconds", rounded(r.cpuSeconds, 3)), ("threads", .int(Parallel.threads)),
+                          ("cpu_step_ms", rounded(r.stepCPUSeconds / Double(max(r.steps, 1)) * 1000, 2))])
             }
         }
     }

@@ -14,16 +14,19 @@ struct RpoSample: ParsableCommand {
         abstract: "Complete prompts with a causal LM (KV cache; temperature, top-k, top-p, min-p; seeded).",
         discussion: """
         Sampling as the official RPO eval.py does it: the first --n-samples unique
-        prompts, one sample each, top-p 0.95, a 512-token budget counting the
-        prompt (--max-length), the prompt removed from the decoded text by its
-        length. Temperature, top-k and the repetition penalty default to the
-        model's generation_config.json, else transformers' defaults (1.0, 50,
-        1.0). Filters apply in transformers' order: repetition penalty,
+        prompts of the input (shuffle upstream if wanted), one sample each,
+        top-p 0.95, a 512-token budget counting the prompt (--max-length; the
+        official code counts the longest left-padded prompt of its batch of 32,
+        rpo each prompt's own length), the prompt removed from the decoded text
+        by its length. Temperature, top-k and the repetition penalty default to
+        the model's generation_config.json, else transformers' defaults (1.0,
+        50, 1.0). Filters apply in transformers' order: repetition penalty,
         temperature, top-k, top-p, min-p; temperature 0 is greedy (argmax).
         Each sample has its own random stream, a function of --seed, the
-        prompt's index and the sample's index: the output does not depend on
-        --batch-size. A sample ends at an EOS token, a --stop string (cut
-        before it) or its budget.
+        prompt's index and the sample's index, and decoding steps are
+        batch-invariant: the output does not depend on --batch-size (the same
+        input, seed, thread count and CPU give the same bytes). A sample ends
+        at an EOS token, a --stop string (cut before it) or its budget.
 
         Input, one record per line: example records of rpo-tokenize (their
         "prompt_ids" are used as they are; records with "sft_target": false and
@@ -49,8 +52,9 @@ struct RpoSample: ParsableCommand {
         Examples:
           rpo-tokenize --dataset hh ... | rpo-sample --model run/ckpt \\
               --n-samples 256 | rpo-judge --task dialogue ...
-          rpo-tokenize --dataset alpacaeval ... | rpo-sample --model \\
-              SmolLM2-135M-Instruct.Q4_1.gguf --format alpacaeval -o outputs.json
+          jq -c '.[]' data/alpaca_eval/example/outputs.json | rpo-sample \\
+              --model models/SmolLM2-135M-Instruct.Q4_1.gguf \\
+              --format alpacaeval -o outputs.json
         """)
 
     @OptionGroup var inputOptions: InputOptions

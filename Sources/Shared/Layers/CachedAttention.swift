@@ -30,7 +30,7 @@ extension Attention {
                     // training path's Attention.forward does)
                     var mx = -Float.infinity
                     for t in 0..<L {
-                        let s = scale * Linear.dot1(q, K + t * hs, C: hs)
+                        let s = scale * dot(q, K + t * hs, hs)
                         p[t] = s
                         mx = max(mx, s)
                     }
@@ -44,7 +44,7 @@ extension Attention {
                         let w = p[t], v = V + t * hs
                         var c = 0
                         while c + 4 <= hs {
-                            let acc = Linear.load(o, c) + SIMD4<Float>(repeating: w) * Linear.load(v, c)
+                            let acc = load(o, c) + SIMD4<Float>(repeating: w) * load(v, c)
                             UnsafeMutableRawPointer(o + c).storeBytes(of: acc, as: SIMD4<Float>.self)
                             c += 4
                         }
@@ -53,6 +53,22 @@ extension Attention {
                 }
             }
         }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD4<Float> {
+        UnsafeRawPointer(p + i).loadUnaligned(as: SIMD4<Float>.self)
+    }
+
+    /// Σ a[i] b[i] over n elements: four lanes, then the tail, in a fixed order.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD4<Float>()
+        var i = 0
+        while i + 4 <= n { acc += load(a, i) * load(b, i); i += 4 }
+        var t: Float = 0
+        while i < n { t += a[i] * b[i]; i += 1 }
+        return ((acc[0] + acc[2]) + (acc[1] + acc[3])) + t
     }
 
     /// The same contract as `cachedForward` as direct loops in Double: the test oracle.

@@ -73,7 +73,8 @@ public final class Generator {
     /// Decodes generated tokens to text (special tokens skipped): needed for stop strings only.
     let decode: (([Int]) -> String)?
     var decoder: LMDecoder?
-    var sampler: TokenSampler
+    /// One sampler per worker thread (each holds scratch for one row).
+    var samplers: [TokenSampler]
 
     /// Counters of the last `run`: prompt and generated tokens, decoding steps.
     public private(set) var promptTokens = 0
@@ -90,7 +91,9 @@ public final class Generator {
         self.model = model
         self.options = options
         self.decode = decode
-        sampler = TokenSampler(settings: options.sampling, vocabularySize: model.config.vocabSize)
+        samplers = (0..<max(1, Parallel.threads)).map { _ in
+            TokenSampler(settings: options.sampling, vocabularySize: model.config.vocabSize)
+        }
     }
 
     struct Running {
@@ -167,9 +170,11 @@ public final class Generator {
             }
             if let stepTimer { stepTimer(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9) }
             steps += 1
+            // Choose every row's token (rows in parallel: each row has its own RNG, so the split does not
+            // change any draw), then update the sequences in slot order.
+            let chosen = chooseAll(active, &slots, &logits)
             for (n, s) in active.enumerated() {
-                let token = choose(row: n, slot: s, &slots, &logits)
-                if let g = accept(s, token) { try finish(s, g) }
+                if let g = accept(s, chosen[n]) { try finish(s, g) }
             }
         }
     }
@@ -178,8 +183,36 @@ public final class Generator {
     func choose(row: Int, slot s: Int, _ slots: inout [Running?], _ logits: inout [Float]) -> Int {
         let V = model.config.vocabSize
         return logits.withUnsafeMutableBufferPointer { lb in
-            sampler.next(lb.baseAddress! + row * V, history: slots[s]!.history, rng: &slots[s]!.request.rng)
+            samplers[0].next(lb.baseAddress! + row * V, history: slots[s]!.history, rng: &slots[s]!.request.rng)
         }
+    }
+
+    /// The tokens of slots `active` from rows 0..<N of the logits, rows split over the worker threads.
+    func chooseAll(_ active: [Int], _ slots: inout [Running?], _ logits: inout [Float]) -> [Int] {
+        let V = model.config.vocabSize, N = active.count
+        let chunks = min(samplers.count, N)
+        if chunks <= 1 { return active.enumerated().map { choose(row: $0.offset, slot: $0.element, &slots, &logits) } }
+        var out = [Int](repeating: 0, count: N)
+        var rngs = active.map { slots[$0]!.request.rng }
+        let histories = active.map { slots[$0]!.history }
+        logits.withUnsafeMutableBufferPointer { lb in
+            out.withUnsafeMutableBufferPointer { ob in
+                rngs.withUnsafeMutableBufferPointer { rb in
+                    samplers.withUnsafeMutableBufferPointer { sb in
+                        let p = UncheckedSendable((lb.baseAddress!, ob.baseAddress!, rb.baseAddress!, sb.baseAddress!))
+                        let h = UncheckedSendable(histories)
+                        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                            let (rows, o, r, smp) = p.value
+                            for n in (N * c / chunks)..<(N * (c + 1) / chunks) {
+                                o[n] = smp[c].next(rows + n * V, history: h.value[n], rng: &r[n])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (n, s) in active.enumerated() { slots[s]!.request.rng = rngs[n] }
+        return out
     }
 
     /// The decoder, with room for `positions` positions per slot (grown by rebuilding when needed, which

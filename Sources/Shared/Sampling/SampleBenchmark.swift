@@ -22,6 +22,17 @@ public struct SampleBenchmarkResult: Sendable {
     public var weightBytesPerSecond: Double
     /// The machine's read bandwidth measured here (two threads summing a 1 GiB buffer), bytes/s.
     public var readBandwidth: Double
+    /// Process CPU seconds of the whole generation and of its steps (steadier than wall time on a shared
+    /// machine: divided by the threads, an estimate of the wall time when the cores are free).
+    public var cpuSeconds: Double
+    public var stepCPUSeconds: Double
+}
+
+/// CPU seconds used by this process so far (all threads).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 public enum SampleBenchmark {
@@ -29,25 +40,33 @@ public enum SampleBenchmark {
     public static func run(model: CausalLM, promptIds: [Int], batch: Int, newTokens: Int,
                            settings: SamplingSettings, repeats: Int = 2) throws -> SampleBenchmarkResult {
         let gen = try Generator(model: model, options: GenerationOptions(sampling: settings, batchSize: batch))
-        var best = Double.infinity, bestSteps = 0.0, steps = 0
+        var best = Double.infinity, bestSteps = 0.0, steps = 0, cpu = 0.0, stepCPU = 0.0
         for r in 0..<max(1, repeats) {
             var pulled = 0
-            var stepTime = 0.0
-            let t0 = Date()
+            var stepTime = 0.0, stepCPUTime = 0.0, lastCPU = 0.0
+            let t0 = Date(), c0 = processCPUSeconds()
             try gen.run(next: {
                 defer { pulled += 1 }
                 return pulled < batch ? GenerationRequest(promptIds: promptIds, maxNewTokens: newTokens,
                                                           rng: SampleStreams.rng(seed: UInt64(r), record: pulled, sample: 0)) : nil
-            }, done: { _, g in precondition(g.ids.count == newTokens) }, stepTimer: { stepTime += $0 })
-            let total = Date().timeIntervalSince(t0)
-            if total < best { best = total; bestSteps = stepTime; steps = gen.steps }
+            }, done: { _, g in precondition(g.ids.count == newTokens) }, stepTimer: { dt in
+                // called right after each step: the CPU time since the previous call is this step's and the
+                // sampling of the previous one (small), or the prefills for the first step
+                let c = processCPUSeconds()
+                if lastCPU > 0 { stepCPUTime += c - lastCPU }
+                lastCPU = c
+                stepTime += dt
+            })
+            let total = Date().timeIntervalSince(t0), totalCPU = processCPUSeconds() - c0
+            if total < best { best = total; bestSteps = stepTime; steps = gen.steps; cpu = totalCPU; stepCPU = stepCPUTime }
         }
         let weightBytes = model.parameterCount * 4
         return SampleBenchmarkResult(
             batch: batch, promptTokens: promptIds.count, newTokens: newTokens, seconds: best,
             tokensPerSecond: Double(batch * newTokens) / best, stepSeconds: bestSteps, steps: steps,
             weightBytes: weightBytes, weightBytesPerSecond: Double(weightBytes * steps) / bestSteps,
-            readBandwidth: measureReadBandwidth())
+            readBandwidth: measureReadBandwidth(), cpuSeconds: cpu,
+            stepCPUSeconds: steps > 1 ? stepCPU * Double(steps) / Double(steps - 1) : stepCPU)
     }
 
     /// Bytes per second two threads read from a 1 GiB buffer (best of 3 passes), SIMD sums.

@@ -28,6 +28,16 @@ public enum BLAS {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// y = A x: A is M x K row-major (row stride `lda`), x has K and y M elements (OpenBLAS sgemv; y is
+    /// overwritten).
+    @inline(__always)
+    public static func sgemv(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
+                             y: UnsafeMutablePointer<Float>) {
+        if m == 0 { return }
+        if k == 0 { y.update(repeating: 0, count: m); return }
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, 0, y, 1)
+    }
+
     /// The naive triple loop with the same contract as `sgemm`, accumulating in Double: the oracle.
     public static func naiveSgemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
                                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,

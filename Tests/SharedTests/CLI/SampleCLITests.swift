@@ -90,6 +90,20 @@ import Testing
         #expect(try JSONParser.parse(all.stdoutText).arrayValue?.count == 6)
     }
 
+    @Test func alpacaevalCoversAll805Instructions() throws {
+        // the bundled AlpacaEval set (a JSON list) as JSON Lines, as `jq -c '.[]'` gives it
+        let list = try JSONParser.parse(String(contentsOfFile: TestPaths.data("alpaca_eval/example/outputs.json"), encoding: .utf8))
+        let items = try #require(list.arrayValue).compactMap(\.objectValue)
+        #expect(items.count == 805)
+        let r = try Self.run(["--format", "alpacaeval", "--max-new-tokens", "1", "--batch-size", "16"], items)
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try #require(try JSONParser.parse(r.stdoutText).arrayValue)
+        #expect(out.count == 805, "every instruction, the last partial batch included")
+        #expect(out.map { $0.member("instruction") } == items.map { $0["instruction"] })
+        #expect(out.map { $0.member("dataset") } == items.map { $0["dataset"] })
+        #expect(out.allSatisfy { $0.member("generator") == .string("tiny-chat") })
+    }
+
     @Test func exampleRecordsUsePromptIdsAndSamplePromptsOnce() throws {
         let recs = [
             JSONObject([("id", .string("a:0")), ("prompt_id", .string("a")), ("prompt", .string("\n<|user|>\nHi\n<|assistant|>\n")),
