@@ -77,7 +77,7 @@ public enum SentenceEncoderBenchmark {
         let tokens = encoder.tokenize(texts)
         let tokenizeSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         let lengths = tokens.map(\.count)
-        _ = encoder.encode(tokenized: Array(tokens.prefix(64)))  // warm-up: workspaces, thread pool
+        _ = encoder.encodeChecked(Array(tokens.prefix(64)))  // warm-up: workspaces, thread pool
         var best = Double.infinity, bestCPU = 0.0
         for _ in 0..<max(1, repeats) {
             let c0 = cpuSeconds(), w0 = DispatchTime.now().uptimeNanoseconds

@@ -78,17 +78,28 @@ public final class SentenceEncoder: @unchecked Sendable {
     // MARK: - Encoding
 
     /// Embeddings of `texts`, row-major (texts.count, dimension).
-    public func encode(_ texts: [String]) -> [Float] { encode(tokenized: tokenize(texts)) }
+    public func encode(_ texts: [String]) -> [Float] { encodeChecked(tokenize(texts)) }
 
-    /// Embeddings of already tokenized inputs (`tokenize`), row-major (count, dimension).
-    public func encode(tokenized seqs: [[Int32]]) -> [Float] {
+    /// Embeddings of already tokenized inputs, row-major (count, dimension). The ids must be what `tokenize`
+    /// makes: at most `maxSeqLength` of them, each below the model's vocab_size.
+    public func encode(tokenized seqs: [[Int32]]) throws -> [Float] {
+        let V = model.config.vocabSize
+        for (i, s) in seqs.enumerated() {
+            if s.count > maxSeqLength {
+                throw BERTError(directory, "input \(i) has \(s.count) token ids, more than max_seq_length \(maxSeqLength)")
+            }
+            if let bad = s.first(where: { $0 < 0 || Int($0) >= V }) {
+                throw BERTError(directory, "input \(i) has token id \(bad), outside the vocabulary of \(V)")
+            }
+        }
+        return encodeChecked(seqs)
+    }
+
+    /// `encode(tokenized:)` of ids known to be valid.
+    func encodeChecked(_ seqs: [[Int32]]) -> [Float] {
         let B = seqs.count, P = pooledDimension, C = model.config.hiddenSize
         var pooled = [Float](repeating: 0, count: B * P)
         if B == 0 { return [] }
-        for s in seqs {
-            precondition(s.count <= maxSeqLength && s.allSatisfy { $0 >= 0 && Int($0) < model.config.vocabSize },
-                         "token ids out of range (tokenize() produces valid ones)")
-        }
         let chunks = SentenceEncoder.chunks(lengths: seqs.map(\.count), budget: chunkTokens, workers: Parallel.threads)
         let maxLen = seqs.map(\.count).max() ?? 0
         let capacity = max(chunks.map { $0.reduce(0) { $0 + seqs[$1].count } }.max() ?? 0, 1)

@@ -72,7 +72,7 @@ public enum EmbedRecords {
             let (tokens, truncated) = encoder.tokenizeCountingTruncated(distinct)
             summary.truncated += truncated
             for t in tokens { summary.tokens += t.count }
-            let vectors = encoder.encode(tokenized: tokens)
+            let vectors = encoder.encodeChecked(tokens)
             let D = encoder.dimension
             for (k, var record) in batch.enumerated() {
                 let s = slot[k]

@@ -63,7 +63,7 @@ enum EmbedFixtures {
         for (t, ids) in zip(texts, tokens) where ids.count != t.tokens {
             Issue.record("\(t.source) text \(t.text.prefix(40).debugDescription): \(ids.count) word-pieces, sentence-transformers \(t.tokens)")
         }
-        let got = e.encode(tokenized: tokens)
+        let got = try e.encode(tokenized: tokens)
         #expect(got.count == want.count)
         var worstCos = 1.0, worstDiff: Float = 0
         for i in 0..<texts.count {
@@ -123,10 +123,16 @@ enum EmbedFixtures {
         expectClose(unreversed, batched, atol: 1e-7, "another order")
     }
 
-    @Test func emptyInputGivesNoEmbeddings() throws {
+    @Test func emptyAndInvalidInputs() throws {
         let e = try EmbedFixtures.load()
         #expect(e.encode([]).isEmpty)
         #expect(e.tokenize([""]) == [[101, 102]], "an empty text is [CLS] [SEP]")
+        #expect(throws: BERTError(e.directory, "input 1 has token id 30522, outside the vocabulary of 30522")) {
+            try e.encode(tokenized: [[101, 102], [101, 30522, 102]])
+        }
+        #expect(throws: BERTError(e.directory, "input 0 has 257 token ids, more than max_seq_length 256")) {
+            try e.encode(tokenized: [[Int32](repeating: 1000, count: 257)])
+        }
     }
 
     // MARK: - Other module stacks
