@@ -3,6 +3,15 @@
 // One library (Shared) that every tool links, thin executables, C shims for libzstd, zlib and OpenBLAS.
 import PackageDescription
 
+// The tools: thin executables over Shared, one folder each under Sources/ (one name per line).
+let tools = [
+    "rpo-bench",
+    "rpo-judge",
+    "rpo-pairs",
+    "rpo-tokenize",
+    "rpo-train",
+]
+
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release
 // configuration (-O, bounds checks on) is what runs the tests.
 let package = Package(
@@ -28,18 +37,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(
-            name: "rpo-judge",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
-        ),
-        .executableTarget(
-            name: "rpo-train",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
-        ),
         .testTarget(
             name: "SharedTests",
             dependencies: ["Shared"],
             path: "Tests/SharedTests"
         ),
-    ]
+    ] + tools.map { name in
+        .executableTarget(
+            name: name,
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        )
+    }
 )

@@ -65,10 +65,12 @@ public enum Tool {
     /// Runs a tool's body with the conventions every rpo tool follows: SIGPIPE ignored (a closed pipe is a
     /// write error, reported), errors printed once as `<tool>: error: <message>`, exit code 1 for data and
     /// runtime errors and 64 for usage errors. Throws `ExitCode` for ArgumentParser to exit with.
-    public static func run(_ tool: String, display: DisplayOptions = DisplayOptions(),
+    /// `display` must be the tool's parsed `@OptionGroup` (an unparsed `DisplayOptions()` traps when read);
+    /// without one, verbosity is normal.
+    public static func run(_ tool: String, display: DisplayOptions? = nil,
                            _ body: (Diagnostics) throws -> Void) throws {
         signal(SIGPIPE, SIG_IGN)
-        let diag = Diagnostics(tool: tool, level: display.level)
+        let diag = Diagnostics(tool: tool, level: display?.level ?? .normal)
         do {
             try body(diag)
         } catch {
@@ -77,10 +79,10 @@ public enum Tool {
     }
 
     /// `run` for tools whose body is asynchronous (e.g. network clients).
-    public static func runAsync(_ tool: String, display: DisplayOptions = DisplayOptions(),
+    public static func runAsync(_ tool: String, display: DisplayOptions? = nil,
                                 _ body: (Diagnostics) async throws -> Void) async throws {
         signal(SIGPIPE, SIG_IGN)
-        let diag = Diagnostics(tool: tool, level: display.level)
+        let diag = Diagnostics(tool: tool, level: display?.level ?? .normal)
         do {
             try await body(diag)
         } catch {

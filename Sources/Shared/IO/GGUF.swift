@@ -529,7 +529,24 @@ public final class GGUFFile: @unchecked Sendable {
     /// permutation undone: the Hugging Face `q_proj`/`k_proj` layout (RoPE by rotate_half). `heads` is
     /// `llama.attention.head_count` for q and `head_count_kv` for k.
     public func llamaQK(_ name: String, heads: Int) throws -> Tensor {
-        do { return try GGUFFile.unpermuteLlamaQK(try tensor(name), heads: heads) } catch let e as GGUFError {
+        let t = try info(name)
+        let out = Tensor(zeros: t.shape)
+        try readLlamaQK(name, heads: heads, into: UnsafeMutableBufferPointer(start: out.pointer, count: out.count))
+        return out
+    }
+
+    /// `llamaQK` into a caller's buffer (e.g. a parameter arena).
+    public func readLlamaQK(_ name: String, heads: Int, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        let t = try info(name)
+        let raw = try tensor(name)
+        do {
+            guard destination.count == raw.count else {
+                throw GGUFError(path, .destinationSize(tensor: name, count: destination.count, expected: raw.count))
+            }
+            let rows = t.shape.first ?? 0
+            try GGUFFile.permuteRows(raw.pointer, destination.baseAddress!, rows: rows, cols: rows == 0 ? 0 : raw.count / rows,
+                                     heads: heads, undo: true)
+        } catch let e as GGUFError {
             throw GGUFError(path, e.problem)
         }
     }
@@ -537,32 +554,36 @@ public final class GGUFFile: @unchecked Sendable {
     /// Undoes convert_hf_to_gguf.py's `permute`: `w.reshape(n, 2, hd/2, d).swapaxes(1, 2)`. Row
     /// h*hd + i*(hd/2) + j of the result is row h*hd + 2j + i of `w` (resources.md §3).
     public static func unpermuteLlamaQK(_ w: Tensor, heads: Int) throws -> Tensor {
-        try permuteRows(w, heads: heads, undo: true)
+        let out = Tensor(zeros: w.shape)
+        let rows = w.rank >= 1 ? w.shape[0] : 0
+        try permuteRows(w.pointer, out.pointer, rows: rows, cols: rows == 0 ? 0 : w.count / rows, heads: heads, undo: true)
+        return out
     }
 
     /// The converter's permutation itself (HF layout -> GGUF layout); the inverse of `unpermuteLlamaQK`.
     public static func permuteLlamaQK(_ w: Tensor, heads: Int) throws -> Tensor {
-        try permuteRows(w, heads: heads, undo: false)
+        let out = Tensor(zeros: w.shape)
+        let rows = w.rank >= 1 ? w.shape[0] : 0
+        try permuteRows(w.pointer, out.pointer, rows: rows, cols: rows == 0 ? 0 : w.count / rows, heads: heads, undo: false)
+        return out
     }
 
-    static func permuteRows(_ w: Tensor, heads: Int, undo: Bool) throws -> Tensor {
-        let rows = w.rank >= 1 ? w.shape[0] : 0
-        guard w.rank >= 1, heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
+    /// Copies the rows of `src` ([rows, cols]) to `dst` in the permuted order.
+    static func permuteRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+                            heads: Int, undo: Bool) throws {
+        guard heads > 0, rows > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
             throw GGUFError("<tensor>", .badPermutation(rows: rows, heads: heads))
         }
         let hd = rows / heads, half = hd / 2
-        let d = w.count / max(rows, 1)
-        let out = Tensor(zeros: w.shape)
         for h in 0..<heads {
             for i in 0..<2 {
                 for j in 0..<half {
                     let hfRow = h * hd + i * half + j, ggufRow = h * hd + 2 * j + i
-                    let (dst, src) = undo ? (hfRow, ggufRow) : (ggufRow, hfRow)
-                    (out.pointer + dst * d).update(from: w.pointer + src * d, count: d)
+                    let (to, from) = undo ? (hfRow, ggufRow) : (ggufRow, hfRow)
+                    (dst + to * cols).update(from: src + from * cols, count: cols)
                 }
             }
         }
-        return out
     }
 }
 

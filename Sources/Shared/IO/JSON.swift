@@ -174,7 +174,9 @@ public enum JSONParser {
             }
         }
 
-        func printable(_ c: UInt8) -> String {
+        func printable(_ c: UInt8) -> String { Cursor.printable(c) }
+
+        static func printable(_ c: UInt8) -> String {
             c >= 0x20 && c < 0x7F ? String(UnicodeScalar(c)) : String(format: "\\x%02X", c)
         }
 
@@ -217,6 +219,7 @@ public enum JSONParser {
             var arr: [JSON] = []
             skipWhitespace()
             if i < end && base[i] == UInt8(ascii: "]") { i += 1; return arr }
+            if let ints = integerArray() { return ints }
             while true {
                 skipWhitespace()
                 arr.append(try value(depth: depth))
@@ -226,6 +229,64 @@ public enum JSONParser {
                 if base[i] == UInt8(ascii: "]") { i += 1; return arr }
                 throw error("expected ',' or ']' in an array")
             }
+        }
+
+        /// The hot case of token-id arrays: a flat array of integers of at most 18 digits, parsed in one pass
+        /// into a stack buffer, then copied into an array of exactly that size (one allocation, no regrowth,
+        /// no per-element dispatch). Anything unexpected (another kind of element, a malformed number, an
+        /// array longer than the buffer) returns nil with the cursor where it was, and the general loop
+        /// parses (or reports) the array.
+        mutating func integerArray() -> [JSON]? {
+            let b = base, e = end
+            var p = i
+            let parsed: [JSON]? = withUnsafeTemporaryAllocation(of: Int.self, capacity: 4096) { tmp in
+                var n = 0
+                while true {
+                    while p < e, b[p] == 0x20 || b[p] == 0x0A || b[p] == 0x0D || b[p] == 0x09 { p += 1 }
+                    var negative = false
+                    if p < e && b[p] == UInt8(ascii: "-") { negative = true; p += 1 }
+                    let digitsStart = p
+                    var v = 0
+                    var done = false
+                    #if _endian(little)
+                    if p + 8 <= e {
+                        // Eight bytes at once: find the first non-digit, then combine up to seven digits
+                        // with three multiplications (Lemire, "Faster integer parsing").
+                        let t = UnsafeRawPointer(b + p).loadUnaligned(as: UInt64.self) &- 0x3030_3030_3030_3030
+                        let nonDigit = (t | (t &+ 0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080
+                        let count = nonDigit.trailingZeroBitCount / 8
+                        if count < 8 {
+                            var x = count == 0 ? 0 : t << UInt64((8 - count) * 8)
+                            x = ((x &* 2561) >> 8) & 0x00FF_00FF_00FF_00FF
+                            x = ((x &* 6_553_601) >> 16) & 0x0000_FFFF_0000_FFFF
+                            x = (x &* 42_949_672_960_001) >> 32
+                            v = Int(x)
+                            p += count
+                            done = true
+                        }
+                    }
+                    #endif
+                    if !done {
+                        while p < e, b[p] &- 0x30 < 10 { v = v &* 10 &+ Int(b[p] &- 0x30); p += 1 }
+                    }
+                    let digits = p - digitsStart
+                    // At least one digit, no leading zero, no overflow (18 digits always fit in Int64).
+                    if digits == 0 || digits > 18 || (digits > 1 && b[digitsStart] == 0x30) || n == tmp.count { return nil }
+                    tmp[n] = negative ? -v : v
+                    n += 1
+                    while p < e, b[p] == 0x20 || b[p] == 0x0A || b[p] == 0x0D || b[p] == 0x09 { p += 1 }
+                    guard p < e else { return nil }
+                    if b[p] == UInt8(ascii: ",") { p += 1; continue }
+                    if b[p] == UInt8(ascii: "]") { p += 1; break }
+                    return nil
+                }
+                return [JSON](unsafeUninitializedCapacity: n) { buf, initialized in
+                    for k in 0..<n { (buf.baseAddress! + k).initialize(to: .int(tmp[k])) }
+                    initialized = n
+                }
+            }
+            if parsed != nil { i = p }
+            return parsed
         }
 
         mutating func number() throws(JSONParseError) -> JSON {
@@ -266,75 +327,113 @@ public enum JSONParser {
                 if !negative && mag <= UInt64(Int.max) { return .int(Int(mag)) }
                 if negative && mag <= UInt64(Int.max) + 1 { return .int(mag == UInt64(Int.max) + 1 ? Int.min : -Int(mag)) }
             }
-            // Correctly rounded conversion by strtod on a NUL-terminated copy.
+            // Correctly rounded conversion by strtod (C locale: no setlocale call in rpo). The grammar has been
+            // checked, so strtod stops exactly at base[i] when a byte follows the number in the buffer;
+            // a number that ends the buffer is converted from a NUL-terminated copy.
             let len = i - start
-            var buf = [CChar](repeating: 0, count: len + 1)
-            buf.withUnsafeMutableBufferPointer { b in
-                UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: base + start, byteCount: len)
+            let d: Double
+            if i < end {
+                d = UnsafeRawPointer(base + start).withMemoryRebound(to: CChar.self, capacity: len + 1) { strtod($0, nil) }
+            } else {
+                d = withUnsafeTemporaryAllocation(of: CChar.self, capacity: len + 1) { b in
+                    UnsafeMutableRawPointer(b.baseAddress!).copyMemory(from: base + start, byteCount: len)
+                    b[len] = 0
+                    return strtod(b.baseAddress!, nil)
+                }
             }
-            let d = strtod(buf, nil)
             if !d.isFinite { throw JSONParseError(offset: start, message: "number out of range") }
             return .double(d)
         }
 
+        /// A string: one scan to the closing quote; without escapes the bytes become the String directly,
+        /// with escapes they are decoded straight into the String's storage (never longer than the source).
         mutating func string() throws(JSONParseError) -> String {
             i += 1  // opening quote
             let start = i
-            // Fast path: no escapes.
-            while i < end {
-                let c = base[i]
-                if c == UInt8(ascii: "\"") {
-                    let s = String(decoding: UnsafeBufferPointer(start: base + start, count: i - start), as: UTF8.self)
-                    i += 1
-                    return s
-                }
-                if c == UInt8(ascii: "\\") { break }
-                if c < 0x20 { throw error("unescaped control character in a string") }
-                i += 1
+            var j = i
+            var escaped = false
+            while j < end {
+                let c = base[j]
+                if c == UInt8(ascii: "\"") { break }
+                if c == UInt8(ascii: "\\") { escaped = true; j += 2; continue }
+                if c < 0x20 { i = j; throw error("unescaped control character in a string") }
+                j += 1
             }
-            var bytes = [UInt8](UnsafeBufferPointer(start: base + start, count: i - start))
-            while i < end {
-                let c = base[i]
-                if c == UInt8(ascii: "\"") {
-                    i += 1
-                    return String(decoding: bytes, as: UTF8.self)
-                }
-                if c < 0x20 { throw error("unescaped control character in a string") }
-                if c != UInt8(ascii: "\\") { bytes.append(c); i += 1; continue }
-                i += 1
-                guard i < end else { break }
-                let e = base[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "\""): bytes.append(0x22)
-                case UInt8(ascii: "\\"): bytes.append(0x5C)
-                case UInt8(ascii: "/"): bytes.append(0x2F)
-                case UInt8(ascii: "b"): bytes.append(0x08)
-                case UInt8(ascii: "f"): bytes.append(0x0C)
-                case UInt8(ascii: "n"): bytes.append(0x0A)
-                case UInt8(ascii: "r"): bytes.append(0x0D)
-                case UInt8(ascii: "t"): bytes.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00 {
-                        // A high surrogate must be followed by an escaped low surrogate.
-                        guard i + 1 < end, base[i] == UInt8(ascii: "\\"), base[i + 1] == UInt8(ascii: "u") else {
-                            throw error("unpaired surrogate in \\u escape")
+            guard j < end else { i = end; throw error("unterminated string") }
+            if !escaped {
+                i = j + 1
+                return String(decoding: UnsafeBufferPointer(start: base + start, count: j - start), as: UTF8.self)
+            }
+            var failure: JSONParseError?
+            let b = base
+            let s = String(unsafeUninitializedCapacity: j - start) { out in
+                var n = 0, p = start
+                func fail(_ at: Int, _ m: String) -> Int { failure = JSONParseError(offset: at, message: m); return 0 }
+                func hex4(_ at: Int) -> UInt32? {
+                    guard at + 4 <= j else { return nil }
+                    var v: UInt32 = 0
+                    for k in at..<(at + 4) {
+                        let c = b[k]
+                        switch c {
+                        case 0x30...0x39: v = v << 4 | UInt32(c - 0x30)
+                        case 0x41...0x46: v = v << 4 | UInt32(c - 0x41 + 10)
+                        case 0x61...0x66: v = v << 4 | UInt32(c - 0x61 + 10)
+                        default: return nil
                         }
-                        i += 2
-                        let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw error("unpaired surrogate in \\u escape") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if scalar >= 0xDC00 && scalar < 0xE000 {
-                        throw error("unpaired surrogate in \\u escape")
                     }
-                    UTF8.encode(Unicode.Scalar(scalar)!) { bytes.append($0) }
-                default:
-                    i -= 1
-                    throw error("invalid escape '\\\(printable(e))'")
+                    return v
                 }
+                while p < j {
+                    let run = p
+                    while p < j && b[p] != UInt8(ascii: "\\") { p += 1 }
+                    if p > run {
+                        (out.baseAddress! + n).update(from: b + run, count: p - run)
+                        n += p - run
+                    }
+                    if p == j { break }
+                    let e = b[p + 1]  // the scan guarantees a byte after each backslash before j
+                    let escapeAt = p
+                    p += 2
+                    var byte: UInt8 = 0
+                    switch e {
+                    case UInt8(ascii: "\""): byte = 0x22
+                    case UInt8(ascii: "\\"): byte = 0x5C
+                    case UInt8(ascii: "/"): byte = 0x2F
+                    case UInt8(ascii: "b"): byte = 0x08
+                    case UInt8(ascii: "f"): byte = 0x0C
+                    case UInt8(ascii: "n"): byte = 0x0A
+                    case UInt8(ascii: "r"): byte = 0x0D
+                    case UInt8(ascii: "t"): byte = 0x09
+                    case UInt8(ascii: "u"):
+                        guard p + 4 <= j else { return fail(p, "truncated \\u escape") }
+                        guard var scalar = hex4(p) else { return fail(p, "invalid hex digit in \\u escape") }
+                        p += 4
+                        if scalar >= 0xD800 && scalar < 0xDC00 {
+                            // A high surrogate must be followed by an escaped low surrogate.
+                            guard p + 1 < j, b[p] == UInt8(ascii: "\\"), b[p + 1] == UInt8(ascii: "u") else {
+                                return fail(p, "unpaired surrogate in \\u escape")
+                            }
+                            guard p + 6 <= j else { return fail(p + 2, "truncated \\u escape") }
+                            guard let low = hex4(p + 2) else { return fail(p + 2, "invalid hex digit in \\u escape") }
+                            guard low >= 0xDC00 && low < 0xE000 else { return fail(p + 6, "unpaired surrogate in \\u escape") }
+                            p += 6
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                            return fail(p, "unpaired surrogate in \\u escape")
+                        }
+                        UTF8.encode(Unicode.Scalar(scalar)!) { out[n] = $0; n += 1 }
+                        continue
+                    default:
+                        return fail(escapeAt + 1, "invalid escape '\\\(JSONParser.Cursor.printable(e))'")
+                    }
+                    out[n] = byte
+                    n += 1
+                }
+                return n
             }
-            throw error("unterminated string")
+            if let f = failure { throw f }
+            i = j + 1
+            return s
         }
 
         mutating func hex4() throws(JSONParseError) -> UInt32 {
@@ -368,39 +467,11 @@ public enum JSONSerializer {
     /// Appends the compact serialization of `value` to `out` (no spaces, non-ASCII as raw UTF-8).
     /// Non-finite numbers cannot be written as JSON and throw, naming the key path.
     public static func write(_ value: JSON, to out: inout [UInt8], path: String = "") throws(JSONWriteError) {
-        switch value {
-        case .null: append("null", to: &out)
-        case .bool(let b): append(b ? "true" : "false", to: &out)
-        case .int(let i): appendInt(i, to: &out)
-        case .double(let d):
-            guard d.isFinite else { throw JSONWriteError(message: "non-finite number \(d) at \(path.isEmpty ? "top level" : path)") }
-            append(d.description, to: &out)  // shortest representation that round-trips
-        case .float(let f):
-            guard f.isFinite else { throw JSONWriteError(message: "non-finite number \(f) at \(path.isEmpty ? "top level" : path)") }
-            append(f.description, to: &out)
-        case .string(let s): writeString(s, to: &out)
-        case .array(let a):
-            out.append(UInt8(ascii: "["))
-            for (k, v) in a.enumerated() {
-                if k > 0 { out.append(UInt8(ascii: ",")) }
-                try write(v, to: &out, path: path)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let o): try write(o, to: &out, path: path)
-        }
+        do throws(NonFinite) { try writeValue(value, to: &out) } catch { throw error.writeError(prefix: path) }
     }
 
     public static func write(_ object: JSONObject, to out: inout [UInt8], path: String = "") throws(JSONWriteError) {
-        out.append(UInt8(ascii: "{"))
-        var first = true
-        for (k, v) in object {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            writeString(k, to: &out)
-            out.append(UInt8(ascii: ":"))
-            try write(v, to: &out, path: path.isEmpty ? k : path + "." + k)
-        }
-        out.append(UInt8(ascii: "}"))
+        do throws(NonFinite) { try writeObject(object, to: &out) } catch { throw error.writeError(prefix: path) }
     }
 
     public static func string(_ value: JSON) throws(JSONWriteError) -> String {
@@ -409,23 +480,128 @@ public enum JSONSerializer {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// A non-finite number met while writing; the keys leading to it are collected as the error unwinds
+    /// (so writing builds no path strings).
+    struct NonFinite: Error {
+        let value: String
+        var keys: [String] = []
+
+        func writeError(prefix: String) -> JSONWriteError {
+            let inner = keys.reversed().joined(separator: ".")
+            let path = prefix.isEmpty ? inner : inner.isEmpty ? prefix : prefix + "." + inner
+            return JSONWriteError(message: "non-finite number \(value) at \(path.isEmpty ? "top level" : path)")
+        }
+    }
+
+    static func writeValue(_ value: JSON, to out: inout [UInt8]) throws(NonFinite) {
+        switch value {
+        case .null: append("null", to: &out)
+        case .bool(let b): append(b ? "true" : "false", to: &out)
+        case .int(let i): appendInt(i, to: &out)
+        case .double(let d):
+            guard d.isFinite else { throw NonFinite(value: d.description) }
+            append(d.description, to: &out)  // shortest representation that round-trips
+        case .float(let f):
+            guard f.isFinite else { throw NonFinite(value: f.description) }
+            append(f.description, to: &out)
+        case .string(let s): writeString(s, to: &out)
+        case .array(let a): try writeArray(a, to: &out)
+        case .object(let o): try writeObject(o, to: &out)
+        }
+    }
+
+    static func writeObject(_ object: JSONObject, to out: inout [UInt8]) throws(NonFinite) {
+        out.append(UInt8(ascii: "{"))
+        let keys = object.keys, values = object.values
+        for k in 0..<keys.count {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            writeString(keys[k], to: &out)
+            out.append(UInt8(ascii: ":"))
+            do throws(NonFinite) { try writeValue(values[k], to: &out) } catch {
+                var e = error
+                e.keys.append(keys[k])
+                throw e
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    static func writeArray(_ a: [JSON], to out: inout [UInt8]) throws(NonFinite) {
+        out.append(UInt8(ascii: "["))
+        var k = 0
+        while k < a.count {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            if case .int = a[k] {
+                k = appendIntRun(a, from: k, to: &out)
+            } else {
+                try writeValue(a[k], to: &out)
+                k += 1
+            }
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
     @inline(__always) static func append(_ s: String, to out: inout [UInt8]) {
         out.append(contentsOf: s.utf8)
     }
 
+    /// "00" "01" ... "99": two digits per table lookup.
+    static let digitPairs: [UInt8] = {
+        var t: [UInt8] = []
+        for i in 0..<100 { t.append(UInt8(0x30 + i / 10)); t.append(UInt8(0x30 + i % 10)) }
+        return t
+    }()
+
+    /// Formats `v` ending just before `end` (at most 20 bytes are written), returning the first byte.
+    @inline(__always)
+    static func format(_ v: Int, endingAt end: UnsafeMutablePointer<UInt8>, _ pairs: UnsafePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        var p = end
+        var x = v.magnitude
+        while x >= 100 {
+            let r = Int(x % 100); x /= 100
+            p -= 2; p[0] = pairs[2 * r]; p[1] = pairs[2 * r + 1]
+        }
+        if x >= 10 { p -= 2; p[0] = pairs[2 * Int(x)]; p[1] = pairs[2 * Int(x) + 1] } else { p -= 1; p[0] = UInt8(0x30 + x) }
+        if v < 0 { p -= 1; p[0] = UInt8(ascii: "-") }
+        return p
+    }
+
     static func appendInt(_ v: Int, to out: inout [UInt8]) {
         if v >= 0 && v < 10 { out.append(UInt8(0x30 + v)); return }
-        if v == Int.min { append(String(v), to: &out); return }
-        var x = v < 0 ? -v : v
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { t in
-            while x > 0 { t[19 - n] = UInt8(0x30 + x % 10); x /= 10; n += 1 }
-            if v < 0 { out.append(UInt8(ascii: "-")) }
-            out.append(contentsOf: t[(20 - n)...])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { tmp in
+            digitPairs.withUnsafeBufferPointer { pairs in
+                let end = tmp.baseAddress! + 24
+                let start = format(v, endingAt: end, pairs.baseAddress!)
+                out.append(contentsOf: UnsafeBufferPointer(start: start, count: end - start))
+            }
         }
+    }
+
+    /// Writes the run of `.int` elements of `a` starting at `from` (comma-separated, the leading comma
+    /// already written) through a stack buffer, appended in blocks; returns the index after the run.
+    static func appendIntRun(_ a: [JSON], from: Int, to out: inout [UInt8]) -> Int {
+        var k = from
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { tmp in
+            digitPairs.withUnsafeBufferPointer { pairsBuf in
+                let pairs = pairsBuf.baseAddress!, base = tmp.baseAddress!
+                var n = 0
+                var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes for one number
+                withUnsafeMutableBytes(of: &scratch) { s in
+                    let sEnd = s.baseAddress!.assumingMemoryBound(to: UInt8.self) + 24
+                    while k < a.count, case .int(let v) = a[k] {
+                        if n > 4096 - 22 { out.append(contentsOf: UnsafeBufferPointer(start: base, count: n)); n = 0 }
+                        if k > from { base[n] = UInt8(ascii: ","); n += 1 }
+                        let start = format(v, endingAt: sEnd, pairs)
+                        let len = sEnd - start
+                        (base + n).update(from: start, count: len)
+                        n += len
+                        k += 1
+                    }
+                }
+                out.append(contentsOf: UnsafeBufferPointer(start: base, count: n))
+            }
+        }
+        return k
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

@@ -1,6 +1,8 @@
 // JSON Lines records over the byte streams: one JSON object per line, read with bounded memory (a line
 // at most `maxLineBytes`), every error naming the source and the line number; written compact, one per
-// line, optionally zstd-compressed.
+// line, optionally zstd-compressed. With two or more cores, decompression runs ahead of parsing and
+// compression behind serialization on a second thread (bounded queues of 1 MB chunks), as a
+// `zstdcat | parse | zstd` pipeline would.
 import Foundation
 
 /// An error about one record: printed by the tools as `<source>:<record>: <message>`.
@@ -26,6 +28,8 @@ public final class LineReader {
     public let source: ByteSource
     public let maxLineBytes: Int
     public private(set) var lineNumber = 0
+    /// Bytes taken from the source so far (the decompressed size, for throughput figures).
+    public private(set) var bytesRead = 0
     var buf: UnsafeMutableRawBufferPointer
     var start = 0, end = 0
     var eof = false
@@ -75,7 +79,7 @@ public final class LineReader {
             }
             scanFrom = end
             let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buf[end...]))
-            if n == 0 { eof = true } else { end += n }
+            if n == 0 { eof = true } else { end += n; bytesRead += n }
         }
     }
 
@@ -109,8 +113,11 @@ public final class RecordReader: Sequence, IteratorProtocol {
     /// The error that ended iteration through `Sequence`, if any (prefer `read()`, which throws).
     public private(set) var error: Error?
 
+    /// A compressed source is decompressed ahead on a second thread when there is more than one core.
     public init(_ source: ByteSource, maxLineBytes: Int = 256 << 20) {
-        lines = LineReader(source, maxLineBytes: maxLineBytes)
+        let decompressing = source is ZstdSource || source is GzipSource
+        lines = LineReader(decompressing && Parallel.threads > 1 ? ReadAheadSource(source) : source,
+                           maxLineBytes: maxLineBytes)
     }
 
     /// Opens `path` (nil or "-" = stdin), decompressing zstd or gzip as found.
@@ -161,11 +168,16 @@ public final class RecordWriter {
     var buffer: [UInt8] = []
     let flushThreshold = 1 << 20
     public private(set) var recordsWritten = 0
+    /// Compresses on a second thread (zstd output with more than one core).
+    let behind: WriteBehind?
 
     public init(_ sink: ByteSink) {
         self.sink = sink
         buffer.reserveCapacity(flushThreshold + 4096)
+        behind = sink is ZstdSink && Parallel.threads > 1 ? WriteBehind(sink, bufferBytes: flushThreshold + 4096) : nil
     }
+
+    deinit { behind?.close() }
 
     /// Opens `path` (nil or "-" = stdout) with compression `compression` (.none or .zstd).
     public convenience init(path: String?, compression: Compression, level: Int = 3) throws {
@@ -198,6 +210,7 @@ public final class RecordWriter {
 
     func drain() throws {
         if buffer.isEmpty { return }
+        if let b = behind { try b.submit(&buffer); return }
         try buffer.withUnsafeBytes { try sink.write($0) }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -205,12 +218,194 @@ public final class RecordWriter {
     /// Makes everything written so far visible downstream (for slow producers such as training metrics).
     public func flush() throws {
         try drain()
+        try behind?.waitIdle()
         try sink.flush()
     }
 
     public func finish() throws {
         try drain()
+        try behind?.waitIdle()
+        behind?.close()
         try sink.finish()
+    }
+}
+
+// MARK: - Second-thread stages
+
+/// Reads an inner source (a decompressor) ahead on its own thread into a few chunks, so that decompression
+/// overlaps parsing. Data and errors arrive in order; dropping the reader stops the thread after its
+/// current read.
+final class ReadAheadSource: ByteSource {
+    struct Chunk { var bytes: [UInt8]; var count: Int }
+
+    final class State: @unchecked Sendable {
+        let inner: ByteSource
+        let cond = NSCondition()
+        var ready: [Chunk] = []     // filled, in order
+        var spare: [[UInt8]] = []
+        var ended = false           // the inner source is at its end or failed
+        var failure: Error?
+        var cancelled = false
+        init(_ inner: ByteSource) { self.inner = inner }
+    }
+
+    let state: State
+    var current: Chunk?
+    var pos = 0
+    var name: String { state.inner.name }
+
+    init(_ inner: ByteSource, chunkBytes: Int = 1 << 20, depth: Int = 3) {
+        state = State(inner)
+        for _ in 0..<depth { state.spare.append([UInt8](repeating: 0, count: chunkBytes)) }
+        let s = state
+        let t = Thread { ReadAheadSource.produce(s) }
+        t.name = "rpo-read-ahead"
+        t.start()
+    }
+
+    deinit {
+        state.cond.lock()
+        state.cancelled = true
+        state.cond.broadcast()
+        state.cond.unlock()
+    }
+
+    static func produce(_ s: State) {
+        while true {
+            s.cond.lock()
+            while s.spare.isEmpty && !s.cancelled { s.cond.wait() }
+            if s.cancelled { s.cond.unlock(); return }
+            var bytes = s.spare.removeLast()
+            s.cond.unlock()
+            var n = 0
+            var eof = false
+            var failure: Error?
+            let capacity = bytes.count
+            bytes.withUnsafeMutableBytes { b in
+                // Fill at least half the chunk, so the hand-overs stay few.
+                while n < capacity / 2 {
+                    do {
+                        let k = try s.inner.read(into: UnsafeMutableRawBufferPointer(rebasing: b[n...]))
+                        if k == 0 { eof = true; break }
+                        n += k
+                    } catch { failure = error; break }
+                }
+            }
+            s.cond.lock()
+            if n > 0 { s.ready.append(Chunk(bytes: bytes, count: n)) } else { s.spare.append(bytes) }
+            let done = eof || failure != nil
+            if done { s.ended = true; s.failure = failure }
+            s.cond.broadcast()
+            s.cond.unlock()
+            if done { return }
+        }
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while true {
+            if let c = current, pos < c.count {
+                let n = min(buffer.count, c.count - pos)
+                c.bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + pos, byteCount: n) }
+                pos += n
+                return n
+            }
+            state.cond.lock()
+            if let c = current { state.spare.append(c.bytes); current = nil }
+            state.cond.broadcast()
+            while state.ready.isEmpty && !state.ended { state.cond.wait() }
+            if !state.ready.isEmpty {
+                current = state.ready.removeFirst()
+                pos = 0
+                state.cond.unlock()
+                continue
+            }
+            let failure = state.failure
+            state.cond.unlock()
+            if let f = failure { throw f }
+            return 0
+        }
+    }
+}
+
+/// Writes full buffers to a sink (a compressor) on its own thread, so that compression overlaps
+/// serialization. A write error is thrown by the next `submit`, `waitIdle` or by `finish`.
+final class WriteBehind: @unchecked Sendable {
+    var sink: ByteSink?  // cleared when the thread ends, so the writer holds the last reference
+    let cond = NSCondition()
+    var queue: [[UInt8]] = []
+    var spare: [[UInt8]] = []
+    var busy = false
+    var closing = false
+    var exited = false
+    var failure: Error?
+
+    init(_ sink: ByteSink, bufferBytes: Int, depth: Int = 2) {
+        self.sink = sink
+        for _ in 0..<depth {
+            var b: [UInt8] = []
+            b.reserveCapacity(bufferBytes)
+            spare.append(b)
+        }
+        let t = Thread { [self] in run() }
+        t.name = "rpo-write-behind"
+        t.start()
+    }
+
+    func run() {
+        cond.lock()
+        while true {
+            while queue.isEmpty && !closing { cond.wait() }
+            if queue.isEmpty { break }
+            var b = queue.removeFirst()
+            busy = true
+            let skip = failure != nil
+            let out = sink!
+            cond.unlock()
+            var error: Error?
+            if !skip {
+                do { try b.withUnsafeBytes { try out.write($0) } } catch let e { error = e }
+            }
+            b.removeAll(keepingCapacity: true)
+            cond.lock()
+            busy = false
+            if failure == nil, let e = error { failure = e }
+            spare.append(b)
+            cond.broadcast()
+        }
+        sink = nil
+        exited = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Queues `full` for writing and gives back an empty buffer in its place.
+    func submit(_ full: inout [UInt8]) throws {
+        cond.lock()
+        defer { cond.unlock() }
+        while spare.isEmpty && failure == nil { cond.wait() }
+        if let f = failure { throw f }
+        let empty = spare.removeLast()
+        queue.append(full)
+        full = empty
+        cond.broadcast()
+    }
+
+    /// Waits until everything queued is written.
+    func waitIdle() throws {
+        cond.lock()
+        defer { cond.unlock() }
+        while (!queue.isEmpty || busy) && !exited { cond.wait() }
+        if let f = failure { throw f }
+    }
+
+    /// Ends the thread after the queued buffers (those still queued after a failure are dropped) and waits
+    /// for it.
+    func close() {
+        cond.lock()
+        closing = true
+        cond.broadcast()
+        while !exited { cond.wait() }
+        cond.unlock()
     }
 }
 

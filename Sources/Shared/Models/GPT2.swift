@@ -19,7 +19,7 @@ struct GPT2Config: Decodable {
         case addCrossAttention = "add_cross_attention", tieWordEmbeddings = "tie_word_embeddings"
     }
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? vocabSize
         nPositions = try c.decodeIfPresent(Int.self, forKey: .nPositions) ?? nPositions

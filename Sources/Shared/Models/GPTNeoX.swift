@@ -24,7 +24,7 @@ struct GPTNeoXConfig: Decodable {
         case ropeParameters = "rope_parameters", ropeScaling = "rope_scaling"
     }
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? vocabSize
         hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? hiddenSize

@@ -29,7 +29,7 @@ struct LlamaConfig: Decodable {
         case maxWindowLayers = "max_window_layers", layerTypes = "layer_types"
     }
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? vocabSize
         hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? hiddenSize

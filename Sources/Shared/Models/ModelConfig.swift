@@ -126,7 +126,7 @@ struct RopeParameters: Decodable {
         case ropeType = "rope_type", type, ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor"
     }
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ropeType = try c.decodeIfPresent(String.self, forKey: .ropeType) ?? c.decodeIfPresent(String.self, forKey: .type)
         ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)

@@ -58,11 +58,13 @@ public enum Contrast {
     }
 
     /// D[i][j] = 1 − ĉ_i · r̂_j for already normalised rows (torch: `1 - torch.mm(norm_c, norm_r.t())`).
-    public static func cosineDistances(chosen: [[Double]], rejected: [[Double]]) -> ContrastMatrix {
+    /// Rows of different lengths are an error.
+    public static func cosineDistances(chosen: [[Double]], rejected: [[Double]]) throws(LossError) -> ContrastMatrix {
+        let dims = Set((chosen + rejected).map(\.count))
+        if dims.count > 1 { throw LossError.shapeMismatch("prompt embeddings of one micro-batch have different lengths \(dims.sorted())") }
         var v = [Double](repeating: 0, count: chosen.count * rejected.count)
         for (i, c) in chosen.enumerated() {
             for (j, r) in rejected.enumerated() {
-                precondition(c.count == r.count, "embeddings of one matrix share their dimension")
                 var dot = 0.0
                 for k in 0..<c.count { dot += c[k] * r[k] }
                 v[i * rejected.count + j] = 1 - dot
@@ -91,9 +93,9 @@ public enum Contrast {
 
     /// RPO's embedding weights from raw (unnormalised) prompt embeddings: paired passes the same B embeddings as
     /// `chosen` and `rejected`; unpaired the chosen items' and the rejected items' prompt embeddings.
-    public static func embeddingWeights<E: Collection>(chosen: [E], rejected: [E], tau: Double) -> ContrastMatrix
+    public static func embeddingWeights<E: Collection>(chosen: [E], rejected: [E], tau: Double) throws(LossError) -> ContrastMatrix
     where E.Element: BinaryFloatingPoint {
-        rowSoftmax(distances: cosineDistances(chosen: chosen.map { normalized($0) }, rejected: rejected.map { normalized($0) }),
+        rowSoftmax(distances: try cosineDistances(chosen: chosen.map { normalized($0) }, rejected: rejected.map { normalized($0) }),
                    tau: tau)
     }
 

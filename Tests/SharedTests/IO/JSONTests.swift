@@ -77,6 +77,38 @@ import Testing
         }
     }
 
+    /// The integer-array fast path (token ids): every digit count, signs, whitespace, lengths around the
+    /// stack buffer's size, and the cases it must leave to the general parser.
+    @Test func integerArrays() throws {
+        var rng = RNG(seed: 9)
+        var values: [Int] = [0, -0, 7, -7, 99_999_999, 123_456_789_012_345_678, -999_999_999_999_999_999,
+                             Int.max, Int.min, 1_000_000_000_000_000_000]
+        for digits in 1...19 {
+            for _ in 0..<40 {
+                var v = 0
+                for _ in 0..<digits { v = v &* 10 &+ rng.below(10) }
+                values.append(rng.below(4) == 0 ? -v : v)
+            }
+        }
+        let text = "[" + values.map(String.init).joined(separator: ",") + "]"
+        #expect(try JSONParser.parse(text) == .ints(values))
+        let spaced = "[ " + values.map(String.init).joined(separator: " ,\n\t") + " ]"
+        #expect(try JSONParser.parse(spaced) == .ints(values))
+        #expect(try JSONSerializer.string(.ints(values)) == text)
+        for n in [4095, 4096, 4097, 10_000] {
+            let ids = (0..<n).map { _ in rng.below(50_257) }
+            let t = "[" + ids.map(String.init).joined(separator: ",") + "]"
+            #expect(try JSONParser.parse(t) == .ints(ids))
+            #expect(try JSONSerializer.string(.ints(ids)) == t)
+        }
+        #expect(try JSONParser.parse("[1,2.5,3]") == .array([.int(1), .double(2.5), .int(3)]))
+        #expect(try JSONParser.parse("[1,\"a\"]") == .array([.int(1), .string("a")]))
+        #expect(try JSONParser.parse("[-0]") == .array([.int(0)]))
+        for bad in ["[01]", "[1,-]", "[1,,2]", "[1 2]", "[-]", "[1,]", "[12345678", "[00000000001]"] {
+            #expect(throws: JSONParseError.self, "\(bad)") { _ = try JSONParser.parse(bad) }
+        }
+    }
+
     @Test func fieldErrorsNameTheFieldAndRecord() throws {
         let o = JSONObject([("ids", .array([.int(1), .string("x")])), ("p", .int(3))])
         do {

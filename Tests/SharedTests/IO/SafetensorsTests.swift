@@ -213,6 +213,24 @@ func writerFixtureEntries() -> [SafetensorsEntry] {
         #expect(throws: IOError.self) { _ = try SafetensorsFile(path: TestPaths.fixture("safetensors/nope.safetensors")) }
     }
 
+    /// The real MiniLM checkpoint (`make models`), as resources.md §2 describes it.
+    @Test func miniLMCheckpoint() throws {
+        let path = TestPaths.models("all-MiniLM-L6-v2/model.safetensors")
+        let f = try SafetensorsFile(path: path)
+        #expect(f.file.count == 90_868_376)
+        #expect(f.dataStart == 8 + 11_408)
+        #expect(f.metadata == ["format": "pt"])
+        #expect(f.tensors.count == 104)
+        #expect(f.tensors.filter { $0.dtype == .f32 }.count == 103)
+        #expect(try f.info("embeddings.word_embeddings.weight").shape == [30522, 384])
+        #expect(try f.info("encoder.layer.5.intermediate.dense.weight").shape == [1536, 384])
+        #expect(try f.info("embeddings.position_ids").dtype == .i64)
+        #expect(try f.integers("embeddings.position_ids") == Array(0..<512))
+        let ln = try f.tensor("embeddings.LayerNorm.weight")
+        #expect(ln.shape == [384])
+        #expect(ln.array.allSatisfy { $0.isFinite && $0 != 0 })
+    }
+
     @Test func shardedCheckpointReadsAsOne() throws {
         let dir = TestPaths.fixture("safetensors/sharded")
         for path in [dir, dir + "/model.safetensors.index.json"] {

@@ -152,6 +152,14 @@ import Testing
                 #expect(t.shape == e["shape"]!.arrayValue!.map { $0.intValue! })
                 SmolLM2GGUFTests.check(t.array, e, "layer \(layer) \(proj)", rows: t.shape[0])
             }
+            // Into a caller's buffer: the same values; a wrong size is an error.
+            var arena = [Float](repeating: 0, count: q.count)
+            try arena.withUnsafeMutableBufferPointer { try g.readLlamaQK("blk.\(layer).attn_q.weight", heads: heads, into: $0) }
+            #expect(arena == q.array)
+            #expect(throws: GGUFError.self) {
+                try arena.withUnsafeMutableBufferPointer { try g.readLlamaQK("blk.\(layer).attn_k.weight", heads: kvHeads, into: $0) }
+            }
+            #expect(throws: GGUFError.self) { _ = try g.llamaQK("blk.\(layer).attn_q.weight", heads: 7) }
             // Without the un-permutation q differs from transformers' q_proj (the check above is not vacuous).
             let raw = try g.tensor("blk.\(layer).attn_q.weight").array
             let samples = hf["model.layers.\(layer).self_attn.q_proj.weight"]!.objectValue!["samples"]!.objectValue!

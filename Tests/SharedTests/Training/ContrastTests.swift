@@ -5,21 +5,23 @@ import Testing
 @testable import Shared
 
 @Suite struct ContrastTests {
-    @Test func normalizationFollowsFNormalize() {
+    @Test func normalizationFollowsFNormalize() throws {
         // ‖(3, 4)‖ = 5; a zero vector stays zero (divided by eps, as F.normalize) rather than becoming NaN.
         #expect(Contrast.normalized([3.0, 4.0]) == [0.6, 0.8])
         #expect(Contrast.normalized([Float(0), 0, 0]) == [0, 0, 0])
         // Scale invariance of the weights: embeddings multiplied by 1000 give the same matrix.
         let e: [[Double]] = [[1, 2, 3], [-1, 0.5, 2], [0, 0, 1]]
-        let a = Contrast.embeddingWeights(chosen: e, rejected: e, tau: 0.5)
-        let b = Contrast.embeddingWeights(chosen: e.map { $0.map { $0 * 1000 } }, rejected: e.map { $0.map { $0 * 1000 } }, tau: 0.5)
+        let a = try Contrast.embeddingWeights(chosen: e, rejected: e, tau: 0.5)
+        let b = try Contrast.embeddingWeights(chosen: e.map { $0.map { $0 * 1000 } }, rejected: e.map { $0.map { $0 * 1000 } }, tau: 0.5)
         expectNear(a.values, b.values, atol: 1e-15, "scale invariance")
+        // Embeddings of different lengths are an error, not a trap.
+        #expect(throws: LossError.self) { try Contrast.embeddingWeights(chosen: [[1.0, 0]], rejected: [[1.0, 0, 0]], tau: 0.5) }
     }
 
-    @Test func rowsAreStochasticAndTheDiagonalDominates() {
+    @Test func rowsAreStochasticAndTheDiagonalDominates() throws {
         var rng = RNG(seed: 11)
         let e = (0..<8).map { _ in (0..<384).map { _ in Float(rng.nextDouble() - 0.5) } }
-        let w = Contrast.embeddingWeights(chosen: e, rejected: e, tau: 0.5)
+        let w = try Contrast.embeddingWeights(chosen: e, rejected: e, tau: 0.5)
         for i in 0..<8 {
             let row = w.row(i)
             expectNear([row.reduce(0, +)], [1], atol: 1e-15, "row \(i) sums to 1")

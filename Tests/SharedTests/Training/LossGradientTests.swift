@@ -50,7 +50,7 @@ import Testing
             let pc = Self.random(b, &rng), pr = Self.random(b, &rng)
             let rc = Self.jitter(pc, 30, &rng), rr = Self.jitter(pr, 30, &rng)
             let emb = (0..<b).map { _ in (0..<11).map { _ in rng.nextDouble() - 0.3 } }
-            let w = Contrast.embeddingWeights(chosen: emb, rejected: emb, tau: 0.25)
+            let w = try Contrast.embeddingWeights(chosen: emb, rejected: emb, tau: 0.25)
             try Self.checkFiniteDifferences("sft B=\(b)", pc, []) { c, _ in try Losses.sft(policy: c) }
             try Self.checkFiniteDifferences("dpo B=\(b)", pc, pr) { try Losses.dpo(policyChosen: $0, policyRejected: $1, referenceChosen: rc, referenceRejected: rr) }
             try Self.checkFiniteDifferences("ipo B=\(b)", pc, pr) { try Losses.ipo(policyChosen: $0, policyRejected: $1, referenceChosen: rc, referenceRejected: rr) }
@@ -74,7 +74,7 @@ import Testing
             let rc = Self.jitter(pc, 25, &rng), rr = Self.jitter(pr, 25, &rng)
             let ec = (0..<nc).map { _ in (0..<5).map { _ in rng.nextDouble() - 0.5 } }
             let er = (0..<nr).map { _ in (0..<5).map { _ in rng.nextDouble() - 0.5 } }
-            let w = Contrast.embeddingWeights(chosen: ec, rejected: er, tau: 0.5)
+            let w = try Contrast.embeddingWeights(chosen: ec, rejected: er, tau: 0.5)
             let pk = Self.random(nc + nr, &rng), rk = Self.jitter(pk, 10, &rng).map { $0 - 4 }
             let label = "\(nc)c×\(nr)r"
             try Self.checkFiniteDifferences("rpo-unpaired \(label)", pc, pr) {
@@ -124,7 +124,7 @@ import Testing
             if let ce = i.member("chosen_emb")?.arrayValue, let re = i.member("rejected_emb")?.arrayValue, let w = weights {
                 // Our contrast matrix from the same embeddings against torch's F.normalize/mm/softmax (float64):
                 // both Double, 1e-12 relative allows for the different summation orders of the dot products.
-                let ours = Contrast.embeddingWeights(chosen: ce.map { $0.doubleArray }, rejected: re.map { $0.doubleArray },
+                let ours = try Contrast.embeddingWeights(chosen: ce.map { $0.doubleArray }, rejected: re.map { $0.doubleArray },
                                                      tau: p.member("tau")!.doubleValue!)
                 expectNear(ours.values, w.values, atol: 1e-15, rtol: 1e-12, "\(label) W")
                 weights = ours

@@ -25,16 +25,16 @@ func expectNear(_ a: [Double], _ e: [Double], atol: Double, rtol: Double = 0, _ 
     // The §18 values are printed to 6 decimals: 1e-6 absolute is the rounding of the table itself.
     static let tol = 1e-6
 
-    @Test func paired18_1ContrastMatrix() {
-        let w = Contrast.embeddingWeights(chosen: Self.emb, rejected: Self.emb, tau: 0.5)
+    @Test func paired18_1ContrastMatrix() throws {
+        let w = try Contrast.embeddingWeights(chosen: Self.emb, rejected: Self.emb, tau: 0.5)
         expectNear(w.values, [0.553816, 0.371234, 0.074951, 0.371234, 0.553816, 0.074951, 0.106507, 0.106507, 0.786986],
                     atol: Self.tol, "W")
-        let d = Contrast.cosineDistances(chosen: Self.emb.map { Contrast.normalized($0) }, rejected: Self.emb.map { Contrast.normalized($0) })
+        let d = try Contrast.cosineDistances(chosen: Self.emb.map { Contrast.normalized($0) }, rejected: Self.emb.map { Contrast.normalized($0) })
         expectNear(d.values, [0, 0.2, 1, 0.2, 0, 1, 1, 1, 0], atol: 1e-12, "D (exact in float64 up to rounding)")
     }
 
     @Test func paired18_1Losses() throws {
-        let w = Contrast.embeddingWeights(chosen: Self.emb, rejected: Self.emb, tau: 0.5)
+        let w = try Contrast.embeddingWeights(chosen: Self.emb, rejected: Self.emb, tau: 0.5)
         let rpo = try Losses.rpoPaired(policyChosen: Self.pc, policyRejected: Self.pr, referenceChosen: Self.rc,
                                        referenceRejected: Self.rr, weights: w, beta: 0.1)
         expectNear(rpo.losses, [0.644726, 0.702262, 0.628693], atol: Self.tol, "rpo-paired rows")
@@ -107,7 +107,7 @@ func expectNear(_ a: [Double], _ e: [Double], atol: Double, rtol: Double = 0, _ 
 
     @Test func unpaired18_2() throws {
         let c = [0, 2], r = [1, 3]
-        let w = Contrast.embeddingWeights(chosen: c.map { Self.uemb[$0] }, rejected: r.map { Self.uemb[$0] }, tau: 0.5)
+        let w = try Contrast.embeddingWeights(chosen: c.map { Self.uemb[$0] }, rejected: r.map { Self.uemb[$0] }, tau: 0.5)
         expectNear(w.values, [0.968146, 0.031854, 0.804430, 0.195570], atol: Self.tol, "W")
         let args = (c.map { Self.up[$0] }, r.map { Self.up[$0] }, c.map { Self.ur[$0] }, r.map { Self.ur[$0] })
         let rpo = try Losses.rpoUnpaired(policyChosen: args.0, policyRejected: args.1, referenceChosen: args.2,
@@ -132,7 +132,7 @@ func expectNear(_ a: [Double], _ e: [Double], atol: Double, rtol: Double = 0, _ 
         let b = 5
         let pc = (0..<b).map { _ in -300 * rng.nextDouble() }, pr = (0..<b).map { _ in -300 * rng.nextDouble() }
         let emb = (0..<b).map { _ in (0..<7).map { _ in rng.nextDouble() - 0.5 } }
-        let w = Contrast.embeddingWeights(chosen: emb, rejected: emb, tau: 0.5)
+        let w = try Contrast.embeddingWeights(chosen: emb, rejected: emb, tau: 0.5)
         let ln2 = log(2.0)
         // Policy = reference: every logit is exactly 0.
         for out in [try Losses.dpo(policyChosen: pc, policyRejected: pr, referenceChosen: pc, referenceRejected: pr),
@@ -149,7 +149,7 @@ func expectNear(_ a: [Double], _ e: [Double], atol: Double, rtol: Double = 0, _ 
         let zero = try Losses.ktoZero(policyChosen: pc, policyRejected: pr, referenceChosen: pc, referenceRejected: pr)
         #expect(zero.loss == 0.5)
         // B = 1: W = [[1]] whatever the embedding, and RPO-paired is DPO exactly (bit for bit).
-        let w1 = Contrast.embeddingWeights(chosen: [emb[0]], rejected: [emb[0]], tau: 0.5)
+        let w1 = try Contrast.embeddingWeights(chosen: [emb[0]], rejected: [emb[0]], tau: 0.5)
         #expect(w1.values == [1])
         let one = try Losses.rpoPaired(policyChosen: [-12.5], policyRejected: [-20.25], referenceChosen: [-14], referenceRejected: [-19], weights: w1)
         let dpo = try Losses.dpo(policyChosen: [-12.5], policyRejected: [-20.25], referenceChosen: [-14], referenceRejected: [-19])
