@@ -9,7 +9,7 @@ struct Train: ParsableCommand {
         abstract: "Optimizer-step throughput of rpo-train (DPO or RPO-paired) on random weights of a model's shape.",
         discussion: """
             Prints one record: {"bench":"train","shape","loss","pairs","seq","reference":"model"|"precomputed",
-            "s_per_step","tokens_per_s","peak_rss_mb","parameters"}. A step is what rpo-train does per batch
+            "s_per_step","cpu_s_per_step","tokens_per_s","peak_rss_mb","parameters"}. A step is what rpo-train does per batch
             record: reference log-probs (unless precomputed), policy forward and backward, the loss, clipping
             and RMSprop. One warm-up step is not timed.
               rpo-bench train --loss rpo-paired --pairs 8 --seq 256
@@ -36,7 +36,8 @@ struct Train: ParsableCommand {
         let r = try TrainBenchmark.run(o)
         try emit([("bench", .string("train")), ("shape", .string(shape)), ("loss", .string(loss)), ("pairs", .int(pairs)),
                   ("seq", .int(seq)), ("reference", .string(precomputed ? "precomputed" : "model")),
-                  ("s_per_step", rounded(r.secondsPerStep, 3)), ("tokens_per_s", rounded(r.tokensPerSecond)),
+                  ("s_per_step", rounded(r.secondsPerStep, 3)), ("cpu_s_per_step", rounded(r.cpuSecondsPerStep, 3)),
+                  ("tokens_per_s", rounded(r.tokensPerSecond)),
                   ("peak_rss_mb", .int(r.peakRSSBytes >> 20)), ("parameters", .int(r.parameters))])
     }
 }

@@ -21,18 +21,4 @@ for loss in dpo rpo-paired; do
     results+="$(python3 scripts/bench/train_torch.py "${args[@]}")"$'\n'
   fi
 done
-printf '%s' "$results" | python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin if l.strip()]
-def find(loss, impl, ref):
-    for r in rows:
-        if r["loss"] == loss and r.get("impl", "rpo") == impl and r["reference"] == ref:
-            return r
-print(f"{\"loss\":11} {\"rpo s/step\":>11} {\"torch s/step\":>13} {\"vs torch\":>9} {\"rpo precomputed\":>16} {\"vs ref model\":>13} {\"rpo RSS MB\":>11} {\"torch RSS MB\":>13}")
-for loss in ("dpo", "rpo-paired"):
-    ours, pre, torch = find(loss, "rpo", "model"), find(loss, "rpo", "precomputed"), find(loss, "pytorch", "model")
-    t = f"{torch[\"s_per_step\"]:13.2f}" if torch else f"{\"-\":>13}"
-    ratio = f"{torch[\"s_per_step\"] / ours[\"s_per_step\"]:8.2f}x" if torch else f"{\"-\":>9}"
-    trss = f"{torch[\"peak_rss_mb\"]:13d}" if torch else f"{\"-\":>13}"
-    print(f"{loss:11} {ours[\"s_per_step\"]:11.2f} {t} {ratio} {pre[\"s_per_step\"]:16.2f} {ours[\"s_per_step\"] / pre[\"s_per_step\"]:12.2f}x {ours[\"peak_rss_mb\"]:11d} {trss}")
-'
+printf '%s' "$results" | python3 scripts/bench/train_table.py

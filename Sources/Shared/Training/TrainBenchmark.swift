@@ -20,6 +20,8 @@ public struct TrainBenchmarkOptions: Sendable {
 
 public struct TrainBenchmarkResult: Sendable {
     public var secondsPerStep: Double
+    /// CPU seconds (user + system, all threads) per step: less disturbed than wall-clock on a shared machine.
+    public var cpuSecondsPerStep: Double
     public var tokensPerSecond: Double
     public var peakRSSBytes: Int
     public var parameters: Int
@@ -110,12 +112,21 @@ public enum TrainBenchmark {
         // One warm-up step (it loads the reference, if any, and sizes the workspaces), then the timed steps.
         var all: [UInt8] = []
         for _ in 0...o.steps { all += line }
-        var afterWarmup = Date()
-        let s = try trainer.run(RecordReader(MemorySource(all)),
-                                sinks: TrainerSinks(metrics: { _ in }, step: { n, _ in if n == 1 { afterWarmup = Date() } }))
+        var afterWarmup = Date(), cpuAfterWarmup = 0.0
+        let s = try trainer.run(RecordReader(MemorySource(all)), sinks: TrainerSinks(metrics: { _ in }, step: { n, _ in
+            if n == 1 { afterWarmup = Date(); cpuAfterWarmup = cpuSeconds() }
+        }))
         let seconds = Date().timeIntervalSince(afterWarmup) / Double(max(s.steps - 1, 1))
-        return TrainBenchmarkResult(secondsPerStep: seconds, tokensPerSecond: Double(2 * o.pairs * o.seqLen) / seconds,
+        let cpu = (cpuSeconds() - cpuAfterWarmup) / Double(max(s.steps - 1, 1))
+        return TrainBenchmarkResult(secondsPerStep: seconds, cpuSecondsPerStep: cpu, tokensPerSecond: Double(2 * o.pairs * o.seqLen) / seconds,
                                     peakRSSBytes: peakRSS(), parameters: policy.parameterCount)
+    }
+
+    /// User + system CPU seconds of the process so far.
+    static func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6
     }
 
     /// VmHWM of /proc/self/status (0 where unavailable).
