@@ -33,7 +33,7 @@ import sys
 import tempfile
 import types
 import urllib.request
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 
 import numpy as np
 
@@ -111,6 +111,15 @@ def load_official(path):
     digest = hashlib.sha256(source).hexdigest()
     if digest != SHA256:
         sys.exit(f"compare.py sha256 {digest} != {SHA256} (expected the file at {COMMIT})")
+    return source.decode("utf-8")
+
+
+STUBBED = ("openai", "scipy", "scipy.stats", "transformers")
+
+
+@contextmanager
+def stubbed_imports():
+    """compare.py's imports of openai, scipy and transformers, replaced while it is executed."""
     openai = types.ModuleType("openai")
     openai.OpenAI = ScriptedClient
     openai.APIConnectionError = StubAPIConnectionError
@@ -122,13 +131,22 @@ def load_official(path):
     scipy.stats = stats
     transformers = types.ModuleType("transformers")
     transformers.AutoTokenizer = CharTokenizer
+    saved = {k: sys.modules.get(k) for k in STUBBED}
     sys.modules.update({"openai": openai, "scipy": scipy, "scipy.stats": stats, "transformers": transformers})
-    return source.decode("utf-8")
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
 
 
 def module_from(source):
     ns = {"__name__": "compare_official"}
-    exec(compile(source, "compare.py", "exec"), ns)
+    with stubbed_imports():
+        exec(compile(source, "compare.py", "exec"), ns)
     return ns
 
 
@@ -191,7 +209,7 @@ def official_run(source, task, seed, samples, answers, max_comp):
     sys.argv = argv
     ns = {"__name__": "__main__"}
     try:
-        with redirect_stdout(io.StringIO()):
+        with redirect_stdout(io.StringIO()), stubbed_imports():
             code = compile(source, "compare.py", "exec")
             # The module creates its client at import; script it before the loop runs by wrapping OpenAI.
             made = []

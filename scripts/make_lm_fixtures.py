@@ -209,8 +209,6 @@ def make_smollm():
                    "first_logits": logits[-4:, :64].tolist(), "pairs": pairs}, f)
     n = sum(len(p["chosen_input_ids"]) + len(p["rejected_input_ids"]) for p in pairs)
     print(f"smollm2: {len(pairs)} pairs, {n} tokens", file=sys.stderr)
-    # the tokenizer files transformers writes for this GGUF (rpo copies them next to a saved checkpoint)
-    tok.save_pretrained(os.path.join(d, "tokenizer"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -235,6 +233,23 @@ def check_saved():
         report[name] = diff
         print(f"check-saved {name}: max |logit diff| {diff:.3g}", file=sys.stderr)
         assert diff == 0.0, name
+    # SmolLM2 loaded by rpo from the GGUF and saved as a HF directory (SmolLM2Tests with
+    # RPO_WRITE_LM_FIXTURES=1 writes it to /tmp/rpo-lm-smollm2-saved; 540 MB, not committed): transformers
+    # loads it and gives the logits of its own GGUF load (same dequantized weights; fp32 rounding only).
+    d = "/tmp/rpo-lm-smollm2-saved"
+    if not os.path.isdir(d):
+        print(f"check-saved: {d} missing (run SmolLM2Tests with RPO_WRITE_LM_FIXTURES=1)", file=sys.stderr)
+        sys.exit(1)
+    mine = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32).eval()
+    ref = AutoModelForCausalLM.from_pretrained(GGUF_DIR, gguf_file=GGUF_FILE, dtype=torch.float32).eval()
+    pairs = json.load(open(os.path.join(OUT, "smollm2", "hh-logprobs.json")))["pairs"]
+    ids = torch.tensor([pairs[0]["chosen_input_ids"]])
+    with torch.no_grad():
+        diff = (mine(input_ids=ids).logits - ref(input_ids=ids).logits).abs().max().item()
+    same = all(torch.equal(a, b) for a, b in zip(mine.state_dict().values(), ref.state_dict().values()))
+    print(f"check-saved smollm2 (from GGUF): max |logit diff| {diff:.3g}, identical weights {same}", file=sys.stderr)
+    assert same and diff < 1e-3
+    report["smollm2-from-gguf"] = diff
     with open(os.path.join(saved, "check.json"), "w") as f:
         json.dump({"transformers": __import__("transformers").__version__, "max_abs_logit_diff": report}, f,
                   indent=1)

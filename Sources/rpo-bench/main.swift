@@ -18,7 +18,7 @@ struct RPOBench: ParsableCommand {
               rpo-bench sgemm --threads 1,2
             Timings are wall-clock: run them on a quiet machine.
             """,
-        subcommands: [Streams.self, Sgemm.self, Load.self, Train.self]
+        subcommands: [Streams.self, Sgemm.self, Load.self, LM.self, Optim.self, Train.self]
     )
 }
 

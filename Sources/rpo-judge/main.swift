@@ -24,6 +24,7 @@ struct RpoJudge: AsyncParsableCommand {
            "status": "ok", "raw": "Response 2", "error": null,
            "attempts": 1, "seconds": 0.84,
            "candidate_chars": 412, "baseline_chars": 388}
+        (+ "candidate_tokens", "baseline_tokens" with --tokenizer)
         order: the texts as shown, label 1 first. winner: "candidate",
         "baseline", "tie" or null. status: "ok", "unparsed" (the answer names
         no label) or "failed" (no answer; error says why). raw, error,
@@ -31,6 +32,13 @@ struct RpoJudge: AsyncParsableCommand {
         "logprobs" (of the two labels). With --both-orders, "swapped" holds the
         reversed presentation {order, winner, status, raw, error, attempts,
         seconds} and winner is the common verdict, "tie" if they disagree.
+
+        Judges: --judge api sends the official request (temperature 0,
+        max_tokens 10) to an OpenAI-compatible chat/completions endpoint.
+        --judge local --local-model M (a llama .gguf file or a HF directory
+        with a ChatML chat template) reads the same messages in the model's
+        chat format followed by "Response" ("Summary"); the log-probabilities
+        of " 1" and " 2" as the next token decide, one forward pass each.
 
         Summary on standard error, and as JSON in --summary FILE: the official
         win rate (candidate wins / attempts; failures and unparsed answers
@@ -43,9 +51,11 @@ struct RpoJudge: AsyncParsableCommand {
         failed). The API key is read from the environment variable named by
         --api-key-env and is never printed or written.
 
-        Example:
+        Examples:
           rpo-sample ... | rpo-judge --task dialogue --judge api \\
               -o judged.jsonl --resume --summary winrate.json
+          rpo-judge --task dialogue --local-model models/SmolLM2.gguf \\
+              --both-orders samples.zst -o judged.zst
         """)
 
     @OptionGroup var input: InputOptions
@@ -65,7 +75,7 @@ struct RpoJudge: AsyncParsableCommand {
     @Option(name: .customLong("api-model"), help: "Judge model name (default gpt-4-0613).") var apiModel: String?
     @Option(name: .customLong("api-key-env"), help: "Environment variable holding the API key.") var apiKeyEnv = "OPENAI_API_KEY"
     @Flag(name: .customLong("no-api-key"), help: "Send no key (local servers).") var noAPIKey = false
-    @Option(name: .customLong("local-model"), help: "Model file or directory for --judge local.") var localModel: String?
+    @Option(name: .customLong("local-model"), help: "Chat model for --judge local: a llama .gguf file or a HF directory.") var localModel: String?
     @Flag(name: .customLong("both-orders"), help: "Judge each comparison in both orders; disagreement is a tie.") var bothOrders = false
     @Option(name: .customLong("max-comparisons"), help: "Judge the first N records (0: all).") var maxComparisons = 256
     @Option(help: "Seed of the orders (as upstream -s), the API request and the bootstrap.") var seed: UInt64 = 0
@@ -79,6 +89,7 @@ struct RpoJudge: AsyncParsableCommand {
     @Flag(name: .customLong("retry-failed"), help: "With --resume: judge failed comparisons again.") var retryFailed = false
     @Option(help: "Bootstrap resamples for the 95% intervals.") var bootstrap = 10_000
     @Option(help: "Write the summary as JSON to this file.") var summary: String?
+    @Option(help: "Also measure lengths in tokens: tokenizer.json, a model directory or a .gguf file.") var tokenizer: String?
 
     func runOptions() throws -> JudgeRunOptions {
         guard let t = JudgeTask(rawValue: task) else { throw CLIError.usage("unknown task \"\(task)\" (expected dialogue or summarization)") }
@@ -91,6 +102,7 @@ struct RpoJudge: AsyncParsableCommand {
         (o.candidateKey, o.baselineKey, o.promptKey, o.idKey) = (candidate, baseline, promptKey, idKey)
         (o.seed, o.bothOrders, o.bootstrapResamples, o.retryFailed) = (seed, bothOrders, bootstrap, retryFailed)
         o.maxComparisons = maxComparisons == 0 ? nil : maxComparisons
+        if let t = tokenizer { o.lengthTokenizer = try Tokenizer.load(path: t) }
         return o
     }
 
@@ -114,7 +126,10 @@ struct RpoJudge: AsyncParsableCommand {
             }
             do { return try APIJudge(options: a) } catch { throw CLIError.usage("\(error)") }
         case "local":
-            throw CLIError.failure("the local judge needs rpo's causal-LM core, which this build does not have yet; use --judge api")
+            guard let path = localModel else {
+                throw CLIError.usage("--judge local needs --local-model (a .gguf file or a model directory), or configure an API judge with --api-base")
+            }
+            return try LocalJudge.load(path: path)
         default:
             throw CLIError.usage("unknown judge \"\(kind)\" (expected api or local)")
         }
@@ -134,7 +149,7 @@ struct RpoJudge: AsyncParsableCommand {
                 diag.warning("\(l.path): cut an unfinished last line (\(l.droppedBytes) bytes) before resuming")
             }
             let writer = log == nil ? try output.openRecords() : nil
-            let sink: JudgmentSink = log ?? writer!
+            let sink: JudgmentSink = log ?? FlushingSink(writer!)
             let bar = ProgressLine(enabled: display.showProgress, label: "judged", unit: "comparisons", total: items.count)
             let (result, records) = try await JudgeRun.run(items: items, options: options, backend: judgeBackend,
                                                            previous: log?.previous, sink: sink,

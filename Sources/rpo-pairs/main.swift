@@ -14,8 +14,9 @@ struct RpoPairs: ParsableCommand {
         discussion: """
         Batches are formed as the official RPO loaders do
         (yinyueqin/Relative-Preference-Optimization@c1b5163):
-          sft       one element per unique prompt_id: its record with
-                    "sft_target": true, as a chosen item (SFTDataLoader)
+          sft       one element per unique prompt_id: the SFT completion of
+                    its record with "sft_target": true (chosen, or rejected
+                    per "sft_completion"), as an item (SFTDataLoader)
           paired    one element per pair record (PairedPreferenceDataLoader)
           unpaired  pairs split into chosen and rejected items, shuffled;
                     batches filled from two FIFO queues in chosen/rejected
@@ -52,9 +53,10 @@ struct RpoPairs: ParsableCommand {
            "weights": [one matrix per group], "stats": {"mean_diagonal_weight",
            "mean_row_entropy", "effective_beta_multiplier"}, "examples": [...]}
         Paired batches carry the pair records. Sft and unpaired batches carry
-        items: the pair's shared fields, "completion" (from "chosen" or
-        "rejected"), every "<side>_X" as "X" ("input_ids", "label_start", ...)
-        and "status". The embedding field is not carried on. Unpaired
+        items: the pair's shared fields, "id" as "<pair id>:<side>",
+        "completion" (from "chosen" or "rejected"), every "<side>_X" as "X"
+        ("input_ids", "label_start", ...) and "status". The embedding field is
+        not carried on. Unpaired
         matrices: rows are the group's chosen items, columns its rejected
         items, each in batch order.
 
@@ -120,12 +122,18 @@ struct RpoPairs: ParsableCommand {
             let options = parameters
             let reader = try inputOptions.openRecords()
             let writer = try outputOptions.openRecords()
-            let bar = ProgressLine(enabled: display.showProgress, label: "rpo-pairs", unit: "records")
+            // Progress: records while reading, then batches while writing.
+            let reading = ProgressLine(enabled: display.showProgress, label: "rpo-pairs: reading", unit: "records")
+            let writing = ProgressLine(enabled: display.showProgress, label: "rpo-pairs: writing", unit: "batches")
             let summary = try PairsBuilder.run(input: reader, output: writer, options: options) { records, batches in
-                bar.update(batches > 0 ? batches : records)
+                if batches == 0 { reading.update(records) } else {
+                    if batches == 1 { reading.finish() }
+                    writing.update(batches)
+                }
             }
             try writer.finish()
-            bar.finish()
+            reading.finish()
+            writing.finish()
             report(summary, options, diag)
         }
     }

@@ -15,47 +15,64 @@ struct RPOTokenize: ParsableCommand {
         commandName: "rpo-tokenize",
         abstract: "Format and tokenise a preference dataset exactly as the official RPO loader does.",
         discussion: """
-        Reads a dataset in its published format (JSON Lines, zstd/gzip/plain, or one JSON array), formats it \
-        as the official code does (chat markers, spaces collapsed, rows sharing a prompt merged), tokenises \
-        every pair and writes one record per pair (see docs/records.md).
+        Reads a dataset in its published format (JSON Lines, zstd/gzip/plain, or one JSON array), formats \
+        it as the official code does (chat markers, spaces collapsed, rows sharing a prompt merged), \
+        tokenises every pair and writes one record per pair. Schemas in detail: docs/records.md.
 
-        INPUT (--dataset): hh {chosen, rejected} transcripts; tldr {info:{post}, summaries:[{text}], choice}; \
-        shp {history, human_ref_A, human_ref_B, score_A, score_B, labels}; oasst flat oasst1 messages or \
-        message trees; ultrabin {prompt, chosen:[msgs], rejected:[msgs]}; alpacaeval [{instruction, output}]; \
-        generic {prompt, chosen, rejected} (strings or [{role, content}] lists); unpaired {prompt, completion, label}.
+        INPUT (--dataset):
+          hh          {chosen, rejected} transcripts
+          tldr        {info: {post}, summaries: [{text}, {text}], choice}
+          shp         {history, human_ref_A, human_ref_B, score_A, score_B, labels}
+          oasst       oasst1 messages {message_id, parent_id, text, role, lang, rank}
+                      or message trees {message_tree_id, prompt: {..., replies}}
+          ultrabin    {prompt, chosen: [messages], rejected: [messages]}
+          alpacaeval  [{instruction, output, dataset}] (a JSON array)
+          generic     {prompt, chosen, rejected}: strings or [{role, content}]
+          unpaired    {prompt, completion, label: true|false}
 
-        OUTPUT, example records (one per pair; records of one prompt share prompt_id):
-          {"id": "hh:test:17:0", "prompt_id": "hh:test:17", "dataset": "hh", "split": "test",
-           "prompt": <prompt text after truncation, decoded (the rejected element's, as upstream)>,
-           "chosen": <formatted chosen completion>, "rejected": <formatted rejected completion>,
-           "prompt_ids": [..], "chosen_input_ids": [..], "chosen_label_start": N,
-           "rejected_input_ids": [..], "rejected_label_start": M, "sft_target": true|false}
-        Tokens of *_input_ids at positions >= *_label_start are scored. sft_target marks the one record per \
-        prompt that the SFT stage trains on (with "sft_completion": "rejected" when upstream's SFT text is that \
-        record's rejected completion). alpacaeval records have no rejected fields, plus "instruction" and "subset".
-        With --unpaired (and for --dataset unpaired), item records, one per completion:
-          {"id", "prompt_id", "dataset", "split", "prompt", "completion", "status": "chosen"|"rejected",
-           "prompt_ids", "input_ids", "label_start"}
+        OUTPUT, example records (one per pair; the pairs of a prompt share prompt_id):
+          id                  "hh:test:17:0"
+          prompt_id           "hh:test:17"
+          dataset, split      "hh", "test"
+          prompt              prompt text after truncation, decoded (the
+                              rejected element's, as upstream)
+          chosen, rejected    the formatted completions
+          prompt_ids          [int]
+          chosen_input_ids    [int]  prompt + completion + EOS
+          chosen_label_start  int    positions >= it are scored
+          rejected_input_ids, rejected_label_start
+          sft_target          bool   the record the SFT stage trains on, once
+                              per prompt ("sft_completion": "rejected" when
+                              upstream's SFT text is its rejected completion)
+        alpacaeval records have no rejected fields, and add instruction, subset.
+        Item records (--unpaired, and --dataset unpaired), one per completion:
+          id, prompt_id, dataset, split, prompt, completion,
+          status ("chosen"|"rejected"), prompt_ids, input_ids, label_start
 
-        MODES: official = the upstream round trip (encode, truncate, decode, append " " + EOS text, re-encode \
-        prompt and prompt+completion; label start = re-encoded prompt length); records whose re-encoded \
-        combined ids do not start with the re-encoded prompt ids are counted on stderr (-v lists them). \
-        concat = prompt ids + completion ids + EOS id, label start = prompt length (exact boundaries).
+        MODES:
+          official  the upstream round trip: encode, truncate, decode, append
+                    " " + EOS text, re-encode prompt and prompt + completion;
+                    label start = re-encoded prompt length. Completions whose
+                    combined ids do not start with the prompt ids ("boundary
+                    drift") are counted on stderr; -v lists them.
+          concat    prompt ids + completion ids + EOS id; label start = prompt
+                    length (exact boundaries, no re-tokenisation).
 
-        RAW: --raw [--field text] adds <field>_ids to any record (plain-text lines are taken as {"text": line}); \
-        --decode [--field text_ids] adds the decoded text as <field without _ids>.
+        RAW: --raw [--field text] adds <field>_ids to any record (plain-text \
+        lines are taken as {"text": line}); --decode [--field text_ids] adds \
+        the decoded text as <field> without "_ids". Marker options accept the \
+        escapes \\n, \\t, \\r and \\\\.
 
-        Marker options accept the escapes \\n, \\t, \\r and \\\\.
-
-        EXAMPLE:
-          rpo-tokenize --dataset hh --split test --tokenizer models/SmolLM2-135M-Instruct.Q4_1.gguf \\
+        EXAMPLES:
+          rpo-tokenize --dataset hh --split test \\
+              --tokenizer models/SmolLM2-135M-Instruct.Q4_1.gguf \\
               data/hh-rlhf/harmless-base/test.jsonl.gz -o hh-test.zst
-          rpo-tokenize --dataset hh --split test --tokenizer MODEL data/hh-rlhf/harmless-base/test.jsonl.gz \\
-              | rpo-embed | rpo-pairs --seed 1 | rpo-train ...
+          rpo-tokenize --dataset hh --split test --tokenizer MODEL HH.jsonl.gz \\
+              | rpo-embed | rpo-pairs --layout paired | rpo-train ...
           echo 'Hello world' | rpo-tokenize --raw --tokenizer MODEL --no-compress
         """)
 
-    @Option(help: "Dataset format of the input (\(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))).")
+    @Option(help: "Dataset format of the input.")
     var dataset: DatasetKind?
 
     @Option(help: ArgumentHelp("Tokenizer: a model directory (tokenizer.json, or vocab.json + merges.txt) or a .gguf file.", valueName: "path"))

@@ -8,8 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=.build/release/rpo-tokenize
 IN=data/hh-rlhf/harmless-base/test.jsonl.gz
-TOK=models/SmolLM2-135M-Instruct.Q4_1.gguf
 PAIRS=2312
+# Ours reads SmolLM2's tokenizer.json (the tokenizer fixture, as transformers writes it from the GGUF file);
+# Python reads the GGUF file itself: the same tokenizer (the data tests check identical ids).
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+TOK="$TMP/smollm2"
+mkdir -p "$TOK"
+zstd -q -d -c Tests/Fixtures/tokenizers/smollm2/tokenizer.json.zst > "$TOK/tokenizer.json"
+cp Tests/Fixtures/tokenizers/smollm2/tokenizer_config.json "$TOK/"
 [ -x "$BIN" ] || { echo "tokenize: $BIN missing (make build)"; exit 1; }
 
 now() { date +%s.%N; }

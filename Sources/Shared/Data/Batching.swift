@@ -6,28 +6,6 @@
 // and discarded at the end of the epoch.
 import Foundation
 
-/// What one element of a batch is.
-public enum BatchLayout: String, CaseIterable, Sendable {
-    /// One element per unique prompt, its SFT target (SFTDataLoader).
-    case sft
-    /// One element per (prompt, pair) (PairedPreferenceDataLoader).
-    case paired
-    /// Pairs split into chosen and rejected items, interleaved c, r, c, r (SimpleKTODataLoader).
-    case unpaired
-}
-
-/// How the contrast between a micro-batch's chosen and rejected sequences is weighted (rpo-method.md §6.6-§6.9).
-public enum ContrastWeighting: String, CaseIterable, Sendable {
-    /// W = rowSoftmax(−D/τ) from the cosine distance of prompt embeddings (rpo-paired, rpo-unpaired).
-    case embedding
-    /// W = ones: the "uniform" ablation (RPO with `prompts_emb = None`).
-    case uniform
-    /// rpo-diagonal: α on each pair's own cell, (1−α)/(B−1) elsewhere, weighting the losses (paired only).
-    case diagonal
-    /// No contrast matrix: DPO and the other paired baselines, SFT, the KTO family.
-    case none
-}
-
 /// The batches of one epoch as element indices, and the number of elements left out (the partial tail, or the
 /// items still queued at the end of an unpaired epoch).
 public struct EpochPlan: Equatable, Sendable {

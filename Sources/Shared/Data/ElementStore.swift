@@ -73,18 +73,26 @@ struct ElementStore {
                 p.elements = [(try serialize(rec, fail), s == "chosen")]
                 return p
             }
-            try checkTokens(rec, "chosen_input_ids", "chosen_label_start", source, n)
-            try checkTokens(rec, "rejected_input_ids", "rejected_label_start", source, n)
             switch options.layout {
             case .paired:
+                try checkTokens(rec, "chosen_input_ids", "chosen_label_start", source, n)
+                try checkTokens(rec, "rejected_input_ids", "rejected_label_start", source, n)
                 p.elements = [(try serialize(rec, fail), true)]
             case .unpaired:
+                try checkTokens(rec, "chosen_input_ids", "chosen_label_start", source, n)
+                try checkTokens(rec, "rejected_input_ids", "rejected_label_start", source, n)
                 p.elements = [(try serialize(try item(rec, side: "chosen", fail), fail), true),
                               (try serialize(try item(rec, side: "rejected", fail), fail), false)]
             case .sft:
+                // The SFT target is the record's chosen completion unless "sft_completion" says "rejected"
+                // (SHP, OASST); only that side's tokens are needed (AlpacaEval records have no rejected side).
                 p.isTarget = try rec.field("sft_target", source: source, record: n).bool()
                 p.promptKey = (try? JSONSerializer.string(pid)) ?? "?"
-                if p.isTarget { p.elements = [(try serialize(try item(rec, side: "chosen", fail), fail), true)] }
+                if p.isTarget {
+                    let side = try sftSide(rec, fail)
+                    try checkTokens(rec, side + "_input_ids", side + "_label_start", source, n)
+                    p.elements = [(try serialize(try item(rec, side: side, fail), fail), side == "chosen")]
+                }
             }
         } catch {
             p.error = error
@@ -131,10 +139,24 @@ struct ElementStore {
         }
     }
 
+    /// Which completion of an `sft_target` record is the SFT target: "chosen", or "rejected" when its
+    /// `sft_completion` says so.
+    static func sftSide(_ rec: JSONObject, _ fail: (String) -> RecordError) throws -> String {
+        guard let v = rec["sft_completion"], !v.isNull else { return "chosen" }
+        guard let s = v.stringValue, s == "chosen" || s == "rejected" else {
+            throw fail("field \"sft_completion\" must be \"chosen\" or \"rejected\"")
+        }
+        return s
+    }
+
     /// One side of a pair record as an item record: the shared fields in order, `chosen`/`rejected` →
-    /// `completion`, `<side>_X` → `X`, the other side's fields dropped, then `status`.
+    /// `completion`, `<side>_X` → `X`, the other side's fields dropped, then `status`. The item's `id` is
+    /// "<pair id>:<side>" (as rpo-tokenize --unpaired names items); `sft_target` is true only on the item that is
+    /// the pair's SFT target, and `sft_completion` is dropped.
     static func item(_ rec: JSONObject, side: String, _ fail: (String) -> RecordError) throws -> JSONObject {
         let other = side == "chosen" ? "rejected" : "chosen"
+        let targetSide = try sftSide(rec, fail)
+        let isTarget = rec["sft_target"]?.boolValue == true && targetSide == side
         var out = JSONObject()
         var origin: [String: String] = [:]
         func set(_ k: String, _ v: JSON, from source: String) throws {
@@ -146,7 +168,12 @@ struct ElementStore {
         }
         for (k, v) in rec {
             if k == side { try set("completion", v, from: k) }
-            else if k == other || k.hasPrefix(other + "_") { continue }
+            else if k == other || k.hasPrefix(other + "_") || k == "sft_completion" { continue }
+            else if k == "id" {
+                let pairID = v.stringValue ?? ((try? JSONSerializer.string(v)) ?? "")
+                try set(k, .string(pairID + ":" + side), from: k)
+            }
+            else if k == "sft_target" { try set(k, .bool(isTarget), from: k) }
             else if k.hasPrefix(side + "_") { try set(String(k.dropFirst(side.count + 1)), v, from: k) }
             else { try set(k, v, from: k) }
         }

@@ -89,8 +89,9 @@ public enum PairsBuilder {
                 ? BatchPlanner.interleaved(isChosen: store.isChosen, batchSize: options.batchSize, rng: &rng)
                 : BatchPlanner.sequential(count: store.count, batchSize: options.batchSize, rng: &rng)
             summary.droppedPerEpoch.append(plan.dropped)
-            for batch in plan.batches {
-                let (weights, stats) = try contrast(batch, groups: groups, store: store, options: options)
+            let contrasts = try epochContrasts(plan.batches, groups: groups, store: store, options: options)
+            for (b, batch) in plan.batches.enumerated() {
+                let (weights, stats) = contrasts[b]
                 let tb = TrainingBatch(step: summary.batches, epoch: epoch, layout: options.layout, weighting: options.weighting,
                                        tau: options.weighting == .embedding ? options.tau : nil,
                                        diagonalWeight: options.weighting == .diagonal ? options.diagonalWeight : nil,
@@ -127,6 +128,21 @@ public enum PairsBuilder {
             if statSums.diagN > 0 { summary.meanDiagonalWeight = statSums.diag / Double(statSums.diagN) }
         }
         return summary
+    }
+
+    /// The contrasts of every batch of an epoch, computed on both cores (each batch independently, so the result
+    /// does not depend on the split).
+    static func epochContrasts(_ batches: [[Int]], groups: [[Int]], store: ElementStore,
+                               options: PairsOptions) throws -> [([ContrastMatrix]?, ContrastStatistics?)] {
+        var out = [Result<([ContrastMatrix]?, ContrastStatistics?), Error>](repeating: .success((nil, nil)), count: batches.count)
+        out.withUnsafeMutableBufferPointer { o in
+            let box = UncheckedSendable((o, store))
+            Parallel.forRanges(batches.count, costPerItem: options.weighting == .embedding ? 4096 : 64) { r in
+                let (results, store) = box.value
+                for b in r { results[b] = Result { try contrast(batches[b], groups: groups, store: store, options: options) } }
+            }
+        }
+        return try out.map { try $0.get() }
     }
 
     /// The weights (embedding weighting) and the statistics of one batch, group by group.

@@ -289,23 +289,34 @@ public enum JSONParser {
             return parsed
         }
 
+        /// Exact powers of ten (every 10^k with k <= 22 is a double).
+        static let powersOfTen: [Double] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                                            1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+
         mutating func number() throws(JSONParseError) -> JSON {
             let start = i
             var negative = false
             if base[i] == UInt8(ascii: "-") { negative = true; i += 1 }
             guard i < end, base[i] >= 0x30, base[i] <= 0x39 else { throw error("invalid number") }
-            // Integer part: a leading zero may not be followed by more digits.
+            // The digits, accumulated twice: the integer part's magnitude (for .int), and the decimal
+            // significand of the whole number with its power of ten (for the fast double path).
             var mag: UInt64 = 0
             var overflow = false
+            var sig: UInt64 = 0
+            var sigDigits = 0  // significant digits in `sig` (leading zeros not counted)
+            var exp10 = 0
+            // Integer part: a leading zero may not be followed by more digits.
             if base[i] == 0x30 {
                 i += 1
                 if i < end, base[i] >= 0x30, base[i] <= 0x39 { throw error("leading zero in a number") }
             } else {
                 while i < end, base[i] >= 0x30, base[i] <= 0x39 {
+                    let d = UInt64(base[i] - 0x30)
                     let (m1, o1) = mag.multipliedReportingOverflow(by: 10)
-                    let (m2, o2) = m1.addingReportingOverflow(UInt64(base[i] - 0x30))
+                    let (m2, o2) = m1.addingReportingOverflow(d)
                     overflow = overflow || o1 || o2
                     mag = m2
+                    if sigDigits < 19 { sig = sig &* 10 &+ d; sigDigits += 1 } else { sigDigits += 1 }
                     i += 1
                 }
             }
@@ -314,18 +325,38 @@ public enum JSONParser {
                 isInteger = false
                 i += 1
                 guard i < end, base[i] >= 0x30, base[i] <= 0x39 else { throw error("invalid fraction") }
-                while i < end, base[i] >= 0x30, base[i] <= 0x39 { i += 1 }
+                while i < end, base[i] >= 0x30, base[i] <= 0x39 {
+                    let d = UInt64(base[i] - 0x30)
+                    if sigDigits < 19 {
+                        sig = sig &* 10 &+ d
+                        if sig != 0 { sigDigits += 1 }
+                        exp10 -= 1
+                    } else {
+                        sigDigits += 1
+                    }
+                    i += 1
+                }
             }
             if i < end, base[i] == UInt8(ascii: "e") || base[i] == UInt8(ascii: "E") {
                 isInteger = false
                 i += 1
-                if i < end, base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-") { i += 1 }
+                var expNegative = false
+                if i < end, base[i] == UInt8(ascii: "+") || base[i] == UInt8(ascii: "-") { expNegative = base[i] == UInt8(ascii: "-"); i += 1 }
                 guard i < end, base[i] >= 0x30, base[i] <= 0x39 else { throw error("invalid exponent") }
-                while i < end, base[i] >= 0x30, base[i] <= 0x39 { i += 1 }
+                var e = 0
+                while i < end, base[i] >= 0x30, base[i] <= 0x39 { e = min(e &* 10 &+ Int(base[i] - 0x30), 1_000_000); i += 1 }
+                exp10 += expNegative ? -e : e
             }
             if isInteger && !overflow {
                 if !negative && mag <= UInt64(Int.max) { return .int(Int(mag)) }
                 if negative && mag <= UInt64(Int.max) + 1 { return .int(mag == UInt64(Int.max) + 1 ? Int.min : -Int(mag)) }
+            }
+            // Clinger's fast path: a significand of at most 53 bits and |exponent| <= 22 are both exact
+            // doubles, so one IEEE multiplication or division rounds correctly (what strtod returns).
+            if sigDigits <= 19 && sig <= 1 << 53 && exp10 >= -22 && exp10 <= 22 {
+                var d = Double(sig)
+                d = exp10 < 0 ? d / Cursor.powersOfTen[-exp10] : d * Cursor.powersOfTen[exp10]
+                return .double(negative ? -d : d)
             }
             // Correctly rounded conversion by strtod (C locale: no setlocale call in rpo). The grammar has been
             // checked, so strtod stops exactly at base[i] when a byte follows the number in the buffer;

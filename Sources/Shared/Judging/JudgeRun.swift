@@ -19,6 +19,8 @@ public struct JudgeRunOptions: Sendable {
     public var bootstrapResamples = 10_000
     /// With resumed judgments: judge again the comparisons whose judgment failed (no answer).
     public var retryFailed = false
+    /// Measures the texts in tokens too (compare.py records tokenizer lengths); nil: characters only.
+    public var lengthTokenizer: Tokenizer?
 
     public init(template: JudgeTemplate) { self.template = template }
 }
@@ -57,8 +59,13 @@ public enum JudgeRun {
             let prompt = try reader.field(rec, options.promptKey).string()
             let candidate = try reader.field(rec, options.candidateKey).string()
             let baseline = try reader.field(rec, options.baselineKey).string()
-            items.append(JudgeItem(index: items.count, id: id, key: key, line: line, prompt: prompt,
-                                   candidate: candidate, baseline: baseline, order: order.next()))
+            var item = JudgeItem(index: items.count, id: id, key: key, line: line, prompt: prompt,
+                                 candidate: candidate, baseline: baseline, order: order.next())
+            if let t = options.lengthTokenizer {
+                item.candidateTokens = t.encode(candidate, addSpecialTokens: true).count
+                item.baselineTokens = t.encode(baseline, addSpecialTokens: true).count
+            }
+            items.append(item)
         }
         return items
     }
@@ -164,3 +171,14 @@ public protocol JudgmentSink: AnyObject {
 }
 
 extension RecordWriter: JudgmentSink {}
+
+/// Passes each record on and flushes it at once, so that a consumer downstream sees every judgment as soon as
+/// it is made (judgments come slowly; the writer's own buffering suits fast stages).
+public final class FlushingSink: JudgmentSink {
+    let writer: RecordWriter
+    public init(_ writer: RecordWriter) { self.writer = writer }
+    public func write(_ record: JSONObject) throws {
+        try writer.write(record)
+        try writer.flush()
+    }
+}

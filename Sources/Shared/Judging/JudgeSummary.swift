@@ -17,6 +17,9 @@ public struct JudgeSummary: Sendable {
     /// token lengths over the same set).
     public let candidateMeanChars: Double?
     public let baselineMeanChars: Double?
+    /// The same in tokens, with a length tokenizer.
+    public let candidateMeanTokens: Double?
+    public let baselineMeanTokens: Double?
     /// Presentations with a side chosen, and how many chose the text shown first.
     public let positionDecided: Int
     public let firstPositionWins: Int
@@ -47,6 +50,9 @@ public struct JudgeSummary: Sendable {
         let n = Double(results.count)
         candidateMeanChars = results.isEmpty ? nil : Double(results.reduce(0) { $0 + $1.item.candidateChars }) / n
         baselineMeanChars = results.isEmpty ? nil : Double(results.reduce(0) { $0 + $1.item.baselineChars }) / n
+        let ct = results.compactMap(\.item.candidateTokens), bt = results.compactMap(\.item.baselineTokens)
+        candidateMeanTokens = ct.isEmpty || ct.count < results.count ? nil : Double(ct.reduce(0, +)) / n
+        baselineMeanTokens = bt.isEmpty || bt.count < results.count ? nil : Double(bt.reduce(0, +)) / n
         let ps = results.flatMap(\.presentations)
         let firsts = ps.compactMap(\.firstPositionWon)
         positionDecided = firsts.count
@@ -72,9 +78,11 @@ public struct JudgeSummary: Sendable {
         o["both_orders"] = .bool(bothOrders)
         o["attempts"] = .int(rates.attempts)
         o["candidate"] = .object(JSONObject([("name", .string(candidateKey)), ("wins", .int(rates.candidateWins)),
-                                             ("win_rate", num(rates.winRate)), ("mean_chars", num(candidateMeanChars))]))
+                                             ("win_rate", num(rates.winRate)), ("mean_chars", num(candidateMeanChars)),
+                                             ("mean_tokens", num(candidateMeanTokens))]))
         o["baseline"] = .object(JSONObject([("name", .string(baselineKey)), ("wins", .int(rates.baselineWins)),
-                                            ("win_rate", num(rates.baselineWinRate)), ("mean_chars", num(baselineMeanChars))]))
+                                            ("win_rate", num(rates.baselineWinRate)), ("mean_chars", num(baselineMeanChars)),
+                                            ("mean_tokens", num(baselineMeanTokens))]))
         o["ties"] = .int(rates.ties)
         o["unparsed"] = .int(rates.unparsed)
         o["failed"] = .int(rates.failed)
@@ -109,7 +117,11 @@ public struct JudgeSummary: Sendable {
         l.append("\(candidateKey) vs \(baselineKey): \(rates.attempts) comparisons (\(task.rawValue), judge \(judge), seed \(seed)\(bothOrders ? ", both orders" : ""))")
         l.append("win rate of \(candidateKey): \(pct(rates.winRate)) (\(rates.candidateWins)/\(rates.attempts))\(intervals.winRate == nil ? "" : ", 95% CI")\(ci(intervals.winRate)); of \(baselineKey): \(pct(rates.baselineWinRate)) (\(rates.baselineWins)/\(rates.attempts))")
         l.append("decided \(rates.decided) (ties \(rates.ties)), unparsed \(rates.unparsed), failed \(rates.failed); \(candidateKey) wins \(pct(rates.winRateDecided)) of decided\(ci(intervals.winRateDecided)), ties as half \(pct(rates.scoreDecided))\(ci(intervals.scoreDecided))")
-        l.append("mean length: \(candidateKey) \(mean(candidateMeanChars)) chars, \(baselineKey) \(mean(baselineMeanChars)) chars")
+        var len = "mean length: \(candidateKey) \(mean(candidateMeanChars)) chars, \(baselineKey) \(mean(baselineMeanChars)) chars"
+        if let c = candidateMeanTokens, let b = baselineMeanTokens {
+            len += "; \(candidateKey) \(mean(c)) tokens, \(baselineKey) \(mean(b)) tokens"
+        }
+        l.append(len)
         var pos = "position: the text shown first won \(positionDecided > 0 ? pct(Double(firstPositionWins) / Double(positionDecided)) : "n/a") of \(positionDecided) decided judgments"
         if bothOrders {
             pos += "; the two orders disagree in \(disagreements) of \(bothOrdersDecided) comparisons"

@@ -128,6 +128,10 @@ public struct ComparisonResult: Sendable {
         }
         o["candidate_chars"] = .int(item.candidateChars)
         o["baseline_chars"] = .int(item.baselineChars)
+        if let c = item.candidateTokens, let b = item.baselineTokens {
+            o["candidate_tokens"] = .int(c)
+            o["baseline_tokens"] = .int(b)
+        }
         return o
     }
 }
@@ -147,6 +151,10 @@ public struct JudgeItem: Sendable {
     public let baseline: String
     /// The seeded order of the official presentation.
     public let order: [JudgeRole]
+    /// Token counts of the texts with `JudgeRunOptions.lengthTokenizer` (special tokens added, as
+    /// compare.py's `len(tokenizer.encode(text))`); nil without a tokenizer.
+    public var candidateTokens: Int? = nil
+    public var baselineTokens: Int? = nil
 
     /// Python `len()` of the uncleaned texts, as compare.py measures lengths.
     public var candidateChars: Int { PythonText.length(candidate) }

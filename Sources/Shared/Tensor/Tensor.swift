@@ -2,21 +2,14 @@
 // Kernels work on raw pointers (llm.c style); Tensor is the owner and the bookkeeping around them.
 import Foundation
 
-/// 64-byte aligned fp32 buffer, freed with its last reference. Buffers of 4 MB and more are 2 MB aligned
-/// and advised as transparent huge pages (as numpy does): first touch then faults 512 times less often,
-/// which is most of the cost of loading a model into a fresh arena.
+/// 64-byte aligned fp32 buffer, freed with its last reference.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0)
-        let bytes = max(count, 1) * 4
-        let huge = bytes >= 4 << 20
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: huge ? 2 << 20 : 64)
-        #if os(Linux)
-        if huge { _ = madvise(raw, bytes & ~((2 << 20) - 1), MADV_HUGEPAGE) }
-        #endif
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         if zeroed { pointer.initialize(repeating: 0, count: count) }

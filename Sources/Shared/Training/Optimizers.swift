@@ -37,6 +37,37 @@ extension FlatOptimizer {
     Parallel.forRanges(n, costPerItem: 8, minWork: 1 << 16, body)
 }
 
+/// 8 fp32 lanes: the optimizers' arithmetic written once, lane-wise (each lane's operations are the scalar
+/// ones, so results do not depend on where a range starts); a range's tail runs in zero-padded lanes.
+typealias Lanes = SIMD8<Float>
+
+extension SIMD8 where Scalar == Float {
+    /// `count` (1...8) values from p, the other lanes 0.
+    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ count: Int) -> Lanes {
+        if count == 8 { return UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+        var x = Lanes()
+        for k in 0..<count { x[k] = p[k] }
+        return x
+    }
+
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> Lanes {
+        load(UnsafePointer(p), count)
+    }
+
+    /// The first `count` lanes of x to p.
+    @inline(__always) static func store(_ x: Lanes, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        if count == 8 { UnsafeMutableRawPointer(p).storeBytes(of: x, as: Lanes.self); return }
+        for k in 0..<count { p[k] = x[k] }
+    }
+}
+
+/// Calls body(i, count) over r in steps of 8 (count 8, then the tail's count).
+@inline(__always) func simdLoop(_ r: Range<Int>, _ body: (Int, Int) -> Void) {
+    var i = r.lowerBound
+    while i + 8 <= r.upperBound { body(i, 8); i += 8 }
+    if i < r.upperBound { body(i, r.upperBound - i) }
+}
+
 /// torch.optim.RMSprop(lr, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
 /// v ← αv + (1−α)g²;  θ ← θ − lr·g/(√v + eps), v starting at 0, every operation in fp32 as torch's kernels.
 public struct RMSprop: FlatOptimizer {
@@ -76,14 +107,15 @@ public struct RMSprop: FlatOptimizer {
             let box = UncheckedSendable((sq.baseAddress!, parameters, gradients))
             optimizerLoop(n) { r in
                 let (v, p, g) = box.value
-                for i in r {
-                    var gi = g[i]
-                    if hasWD { gi = gi + wd * p[i] }                // grad.add(param, alpha=wd)
-                    var vi = v[i] * a                                 // square_avg.mul_(alpha)
+                simdLoop(r) { i, count in
+                    var gi = Lanes.load(g + i, count)
+                    let pi = Lanes.load(p + i, count)
+                    if hasWD { gi = gi + wd * pi }                    // grad.add(param, alpha=wd)
+                    var vi = Lanes.load(v + i, count) * a             // square_avg.mul_(alpha)
                     vi = vi + oneMinusA * gi * gi                     // .addcmul_(grad, grad, value=1-alpha)
-                    v[i] = vi
+                    Lanes.store(vi, v + i, count)
                     let avg = vi.squareRoot() + e                     // square_avg.sqrt().add_(eps)
-                    p[i] = p[i] + negLr * gi / avg                    // param.addcdiv_(grad, avg, value=-lr)
+                    Lanes.store(pi + negLr * gi / avg, p + i, count)  // param.addcdiv_(grad, avg, value=-lr)
                 }
             }
         }
@@ -136,26 +168,27 @@ public struct AdamW: FlatOptimizer {
         expAvg.withUnsafeMutableBufferPointer { mBuf in
             expAvgSq.withUnsafeMutableBufferPointer { vBuf in
                 let box = UncheckedSendable((mBuf.baseAddress!, vBuf.baseAddress!, parameters, gradients))
+                let smallWeight = abs(w) < 0.5
                 optimizerLoop(n) { r in
                     let (m, v, p, g) = box.value
-                    for i in r {
-                        let gi = g[i]
-                        if hasWD { p[i] = p[i] * decay }                       // param.mul_(1 - lr*wd)
-                        m[i] = AdamW.lerp(m[i], gi, w)                          // exp_avg.lerp_(grad, 1-beta1)
-                        let vi = v[i] * b2 + oneMinusB2 * gi * gi               // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
-                        v[i] = vi
+                    simdLoop(r) { i, count in
+                        let gi = Lanes.load(g + i, count)
+                        var pi = Lanes.load(p + i, count)
+                        if hasWD { pi = pi * decay }                            // param.mul_(1 - lr*wd)
+                        // exp_avg.lerp_(grad, 1-beta1), torch.lerp (ATen Lerp.h): small weights from the start.
+                        let mOld = Lanes.load(m + i, count)
+                        let mi = smallWeight ? mOld + w * (gi - mOld) : gi - (gi - mOld) * (1 - w)
+                        Lanes.store(mi, m + i, count)
+                        let vi = Lanes.load(v + i, count) * b2 + oneMinusB2 * gi * gi  // exp_avg_sq.mul_(b2).addcmul_(g, g, 1-b2)
+                        Lanes.store(vi, v + i, count)
                         let denom = vi.squareRoot() / bc2Sqrt + e              // (sqrt(v) / bc2_sqrt).add_(eps)
-                        p[i] = p[i] + negStep * m[i] / denom                   // param.addcdiv_(m, denom, -step_size)
+                        Lanes.store(pi + negStep * mi / denom, p + i, count)   // param.addcdiv_(m, denom, -step_size)
                     }
                 }
             }
         }
     }
 
-    /// torch.lerp (ATen Lerp.h): small weights from the start, large ones from the end.
-    @inline(__always) static func lerp(_ start: Float, _ end: Float, _ weight: Float) -> Float {
-        abs(weight) < 0.5 ? start + weight * (end - start) : end - (end - start) * (1 - weight)
-    }
 }
 
 /// The official schedule (trainers.py:350, LambdaLR): lr_k = lr · min(1, (k+1)/(warmup+1)) for the k-th step
@@ -184,8 +217,14 @@ public enum GradientClipping {
             Parallel.forRanges(nb, costPerItem: block, minWork: 1 << 17) { r in
                 let (ps, gg) = box.value
                 for b in r {
+                    // Eight Double accumulators, lane-wise, then summed in a fixed order: deterministic.
+                    var acc = SIMD8<Double>()
+                    simdLoop((b * block)..<min(count, (b + 1) * block)) { i, n in
+                        let x = SIMD8<Double>(Lanes.load(gg + i, n))
+                        acc += x * x
+                    }
                     var s = 0.0
-                    for i in (b * block)..<min(count, (b + 1) * block) { let x = Double(gg[i]); s += x * x }
+                    for k in 0..<8 { s += acc[k] }  // (SIMD.sum()'s order is unspecified)
                     ps[b] = s
                 }
             }

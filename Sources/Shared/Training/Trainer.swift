@@ -293,7 +293,7 @@ public final class Trainer {
         let state = SavedTrainingState(configuration: configuration, progress: progress, provenance: provenance,
                                        rmsprop: rmsprop, adamw: adamw)
         let path = try run.save(step: progress.updates) { dir in
-            try ModelFiles.save(policy, to: dir, companionsFrom: provenance.model)
+            try ModelFiles.save(policy, to: dir, companionsFrom: provenance.model)  // first: it replaces `dir` whole
             try state.write(to: (dir as NSString).appendingPathComponent("rpo_state"), model: policy)
         }
         savedAtUpdate = progress.updates

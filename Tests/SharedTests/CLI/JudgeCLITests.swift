@@ -8,7 +8,7 @@ import Testing
     static let key = "sk-cli-VERY-SECRET-987654321"
     static let env = ["RPO_JUDGE_TEST_KEY": key]
 
-    static func input(_ n: Int) -> [UInt8] { jsonLines(JudgeRunTests.samples(n)) }
+    static func input(_ n: Int) -> [UInt8] { judgeLines(JudgeRunTests.samples(n)) }
 
     static func args(_ server: TestHTTPServer, _ extra: [String]) -> [String] {
         ["--task", "dialogue", "--judge", "api", "--api-base", server.baseURL, "--api-key-env", "RPO_JUDGE_TEST_KEY",
@@ -44,6 +44,27 @@ import Testing
         #expect(r.stderr.contains("rpo-judge: win rate of policy:"))
     }
 
+    /// The deadlines, measured on the tool in its own process: a server that never answers costs each
+    /// comparison (retries + 1) deadlines and the backoffs between them, comparisons overlapping.
+    @Test func deadlinesHoldInTheTool() throws {
+        let server = try TestHTTPServer { _, _ in .hang }
+        let start = Date()
+        let r = try Tools.run("rpo-judge", Self.args(server, ["--timeout", "0.3", "--retries", "1", "--backoff", "0.05",
+                                                              "--concurrency", "3", "--no-compress"]),
+                              stdin: Self.input(3), env: Self.env, timeout: 60)
+        let t = Date().timeIntervalSince(start)
+        #expect(r.status == 0, "\(r.stderr)")
+        let records = r.stdoutText.split(separator: "\n").map { try! JSONParser.parse(String($0)).objectValue! }
+        #expect(records.count == 3 && records.allSatisfy { $0["status"] == .string("failed") && $0["attempts"] == .int(2) })
+        #expect(records.allSatisfy { $0["error"]?.stringValue?.hasPrefix("timeout: no complete answer within 0.3 s") == true })
+        #expect(server.requests.count == 6)
+        // Nominal 0.65 s (two 0.3 s deadlines and a backoff under 0.05 s, the three comparisons at once) plus
+        // the tool's start. Without working deadlines the tool would wait for answers that never come; 10 s
+        // leaves room for a heavily loaded machine (its own process: no other suite shares its threads).
+        #expect(t >= 0.6 && t < 10, "\(t) s")
+        server.stop()
+    }
+
     @Test func resumeThroughTheCommandLine() throws {
         let dir = TempDir()
         let server = try TestHTTPServer { _, r in JudgeRunTests.prefersPolicy(r) }
@@ -75,6 +96,10 @@ import Testing
         let sides = try Tools.run("rpo-judge", ["--task", "dialogue", "--candidate", "chosen", "--judge", "api", "--no-api-key"], stdin: Self.input(1))
         #expect(sides.status == 64 && sides.stderr.contains("name the same field"))
         #expect(server.requests.isEmpty)
+        let noModel = try Tools.run("rpo-judge", ["--task", "dialogue", "--judge", "local"], stdin: Self.input(1))
+        #expect(noModel.status == 64 && noModel.stderr.contains("--judge local needs --local-model"), "\(noModel.stderr)")
+        let missing = try Tools.run("rpo-judge", ["--task", "dialogue", "--local-model", "/nonexistent/m.gguf"], stdin: Self.input(1))
+        #expect(missing.status == 1 && missing.stderr.hasPrefix("rpo-judge: error: /nonexistent/m.gguf"), "\(missing.stderr)")
     }
 
     @Test func dataErrorsNameTheRecord() throws {

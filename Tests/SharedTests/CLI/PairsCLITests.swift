@@ -49,7 +49,13 @@ import Testing
         return batches
     }
 
-    static func id(_ e: JSONObject) -> Int { e["id"]!.intValue! }
+    /// The pair id of a pair record, an item record given as input (integer ids), or an item rpo-pairs made
+    /// from a pair ("<pair id>:<side>").
+    static func id(_ e: JSONObject) -> Int {
+        if let i = e["id"]?.intValue { return i }
+        let s = e["id"]!.stringValue!
+        return Int(s.split(separator: ":")[0])!
+    }
 
     // MARK: - §18 through the tool
 
@@ -167,6 +173,7 @@ import Testing
     @Test func hhCompositionMatchesTheOfficialLoaders() throws {
         let fixture = try loadJSONFixture("pairs/hh_loaders.json")
         #expect(Self.hhRecords.count == fixture.member("pairs")!.intValue!)
+        let sftPairs = Set(Self.hhRecords.filter { $0["sft_target"] == .bool(true) }.map { Self.id($0) })
         for run in fixture.member("runs")!.arrayValue! {
             let layout = run.member("layout")!.stringValue!, bs = run.member("batch_size")!.intValue!
             let epochs = run.member("epochs")!.intValue!, elements = run.member("elements")!.intValue!
@@ -197,10 +204,14 @@ import Testing
                             let s = b.statusSplit(group: g)
                             #expect(s.chosen.count == mb / 2 && s.rejected.count == mb / 2, "\(label): quota per micro-batch")
                         }
-                        // Each item carries its own side: marker token ids [id, 0] chosen, [id, 1] rejected.
+                        // Each item carries its own side: marker token ids [id, 0] chosen, [id, 1] rejected, the id
+                        // "<pair id>:<side>", sft_target only on the chosen item of an SFT pair.
                         #expect(b.examples.allSatisfy {
-                            $0["input_ids"] == .ints([Self.id($0), $0["status"]!.stringValue! == "chosen" ? 0 : 1])
+                            let side = $0["status"]!.stringValue!
+                            return $0["input_ids"] == .ints([Self.id($0), side == "chosen" ? 0 : 1])
+                                && $0["id"] == .string("\(Self.id($0)):\(side)") && $0["completion"] == .string("\(side.first!)\(Self.id($0))")
                                 && $0["chosen_input_ids"] == nil && $0["rejected_input_ids"] == nil
+                                && ($0["sft_target"] == .bool(true)) == (side == "chosen" && sftPairs.contains(Self.id($0)))
                         })
                     default:  // sft
                         #expect(b.examples.allSatisfy { $0["sft_target"] == .bool(true) && $0["status"] == .string("chosen")
@@ -231,6 +242,11 @@ import Testing
         let (c, _, _) = try Self.run(records, args + ["--seed", "4"])
         #expect(a.status == 0 && a.stdout.count > 10_000)
         #expect(a.stdout == b.stdout, "same input and seed: byte-identical output (file or stdin)")
+        // Parsing and contrasts run on both cores; one thread gives the same bytes.
+        let dir1 = TempDir()
+        try Data(Self.jsonl(records)).write(to: URL(fileURLWithPath: dir1.file("in.jsonl")))
+        let one = try Tools.run("rpo-pairs", args + ["--seed", "3", "--no-compress", dir1.file("in.jsonl")], env: ["RPO_THREADS": "1"])
+        #expect(one.stdout == a.stdout, "RPO_THREADS=1 gives the same output")
         #expect(a.stdout != c.stdout, "another seed: another plan")
         // zstd output is deterministic too.
         let dir = TempDir()
@@ -248,6 +264,30 @@ import Testing
         #expect(r.stderr.contains("stopped at --max-examples") && r.stderr.contains("effective beta multiplier 1.0000"), "\(r.stderr)")
         let (few, none, _) = try Self.run(Array(Self.hhRecords.prefix(5)), ["--layout", "paired", "--weighting", "none"])
         #expect(few.status == 0 && none.isEmpty && few.stderr.contains("warning: no batch written"))
+    }
+
+    @Test func sftTargetsFollowSftCompletion() throws {
+        // SHP/OASST records name their SFT completion "rejected"; AlpacaEval-like records have no rejected side.
+        var shp = Self.pair(0, prompt: 1)
+        shp["sft_completion"] = .string("rejected")
+        var alpaca = Self.pair(1, prompt: 2)
+        for k in ["rejected", "rejected_input_ids", "rejected_label_start"] { alpaca[k] = nil }
+        let (r, batches, _) = try Self.run([shp, alpaca, Self.pair(2, prompt: 1, sft: false)],
+                                           ["--layout", "sft", "--batch-size", "2", "--micro-batch", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let ex = try #require(batches.first).examples.sorted { Self.id($0) < Self.id($1) }
+        #expect(ex.map { $0["id"]! } == [.string("0:rejected"), .string("1:chosen")])
+        #expect(ex[0]["input_ids"] == .ints([0, 1]) && ex[0]["completion"] == .string("r0") && ex[0]["sft_completion"] == nil)
+        #expect(ex.allSatisfy { $0["sft_target"] == .bool(true) })
+        var bad = shp
+        bad["sft_completion"] = .string("both")
+        try Self.expectFailure([bad], ["--layout", "sft", "--batch-size", "1", "--micro-batch", "1"],
+                               ["$IN:1: field \"sft_completion\" must be \"chosen\" or \"rejected\""])
+        // In the unpaired layout the SFT mark stays with the target item only.
+        let (u, ub, _) = try Self.run([shp, Self.pair(3)], ["--layout", "unpaired", "--batch-size", "4", "--micro-batch", "4", "--weighting", "none"])
+        #expect(u.status == 0, "\(u.stderr)")
+        let marked = try #require(ub.first).examples.filter { $0["sft_target"] == .bool(true) }.map { $0["id"]!.stringValue! }
+        #expect(Set(marked) == ["0:rejected", "3:chosen"])
     }
 
     // MARK: - Errors

@@ -52,6 +52,16 @@ enum TokenizeCLI {
         #expect(err.stderr.hasPrefix("rpo-tokenize: error: <stdin>:5: the rejected transcript does not start with the prompt"))
     }
 
+    @Test func verboseListsBoundaryDrift() throws {
+        // Prompt 86 of the bundled split drifts on its chosen completion (reference fixture).
+        let row = HHReference.dataset.examples[86].sourceRecords[0] - 1
+        let r = try TokenizeCLI.run(["--dataset", "hh", "--split", "test", "--tokenizer", try TokenizeCLI.tokenizer, "-v"],
+                                    stdin: try TokenizeCLI.hhRows(row..<(row + 1)))
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("boundary drift: 1 of 2 tokenised completions"))
+        #expect(r.stderr.contains("rpo-tokenize: boundary drift: hh:test:0:0 (chosen)\n"))
+    }
+
     @Test func outputIsTheSameOnOneThreadAndCompressed() throws {
         let input = try TokenizeCLI.hhRows(0..<120)
         let args = ["--dataset", "hh", "--tokenizer", try TokenizeCLI.tokenizer, "-q"]

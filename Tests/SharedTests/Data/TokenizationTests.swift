@@ -55,17 +55,25 @@ enum HHReference {
                                 options: DatasetOptions(split: "test")).0
     }()
 
-    /// Runs rpo-tokenize's record writer over the whole dataset and returns its records.
-    static func records(_ mode: TokenizationMode, tokenizer: (any TextTokenizer)? = nil,
-                        data: PreferenceDataset = dataset) throws -> [JSONObject] {
+    /// Runs rpo-tokenize's record writer over `data` and returns its records and report.
+    static func run(_ mode: TokenizationMode, tokenizer: (any TextTokenizer)? = nil,
+                    data: PreferenceDataset = dataset) throws -> ([JSONObject], TokenizeReport) {
         let tokenizer = try tokenizer ?? SharedTokenizers.smolLM2
         let sink = MemorySink()
         let writer = RecordWriter(sink)
         let el = try ElementTokenizer(tokenizer: tokenizer, mode: mode)
-        _ = try ExampleRecords.write(data, tokenizer: el, options: RecordOptions(dataset: "hh", split: "test"), to: writer)
+        let report = try ExampleRecords.write(data, tokenizer: el, options: RecordOptions(dataset: "hh", split: "test"), to: writer)
         try writer.finish()
-        return try DataFixtures.records(sink.data)
+        return (try DataFixtures.records(sink.data), report)
     }
+
+    static func records(_ mode: TokenizationMode, tokenizer: (any TextTokenizer)? = nil,
+                        data: PreferenceDataset = dataset) throws -> [JSONObject] {
+        try run(mode, tokenizer: tokenizer, data: data).0
+    }
+
+    /// The official-mode run over all 2,312 pairs, shared by the tests that inspect it.
+    static let official = Result { try run(.official) }
 }
 
 /// The first position where two id lists differ, for failure messages.
@@ -76,7 +84,7 @@ func firstDifference(_ a: [Int], _ b: [Int]) -> String {
 
 @Suite(.serialized) struct TokenizationTests {
     @Test func officialModeMatchesReferenceOnAllHHPairs() throws {
-        let recs = try HHReference.records(.official)
+        let recs = try HHReference.official.get().0
         #expect(recs.count == 2312 && HHReference.pairs.count == 2312)
         compareOfficial(recs, HHReference.pairs)
     }
@@ -147,6 +155,38 @@ func firstDifference(_ a: [Int], _ b: [Int]) -> String {
             if fnv(rec["prompt"]!.stringValue!) != ref.rejected.promptText { failures += 1 }
         }
         #expect(failures == 0, sourceLocation: sourceLocation)
+    }
+
+    @Test func boundaryDriftIsReported() throws {
+        // The record writer's report lists exactly the reference's drifting completions.
+        let report = try HHReference.official.get().1
+        var expected: [String] = []
+        for ref in HHReference.pairs {
+            if ref.chosen.promptIds != nil { expected.append("hh:test:\(ref.p):\(ref.k) chosen") }
+            if ref.rejected.promptIds != nil { expected.append("hh:test:\(ref.p):\(ref.k) rejected") }
+        }
+        #expect(report.drift.map { "\($0.id) \($0.side)" } == expected)
+        #expect(expected.count == 6)
+        #expect(report.records == 2312 && report.elements == 4624)
+    }
+
+    @Test func sftTargetFollowsUpstreamSFTIndex() throws {
+        // OASST keeps upstream's default sft_index -1 (the last generation: the rejected reply of the last
+        // pair); SHP's sft_index 0 is the first row's response A, the rejected one when its label is 0.
+        func records(_ kind: DatasetKind, _ file: String) throws -> [JSONObject] {
+            let (data, _) = try DataFixtures.read(kind, file)
+            return try HHReference.records(.concat, data: data)
+        }
+        let oasst = try records(.oasst, "oasst.jsonl")
+        #expect(oasst.prefix(2).map { $0["sft_target"] } == [.bool(false), .bool(true)])
+        #expect(oasst[1]["sft_completion"] == .string("rejected") && oasst[0]["sft_completion"] == nil)
+        let shp = try records(.shp, "shp.jsonl")
+        let first = shp.first { $0["prompt_id"] == .string("hh:test:0") }!
+        #expect(first["sft_target"] == .bool(true) && first["sft_completion"] == nil)
+        let calculus = shp.filter { $0["prompt_id"] == .string("hh:test:2") }   // test split: no ratio filter
+        #expect(calculus.count == 7)
+        #expect(calculus.map { $0["sft_target"] == .bool(true) } == [true] + Array(repeating: false, count: 6))
+        #expect(calculus[0]["sft_completion"] == .string("rejected"))
     }
 
     @Test func boundaryDriftIsCounted() throws {

@@ -109,6 +109,37 @@ import Testing
         }
     }
 
+    /// Doubles take a fast path (Clinger: exact significand and power of ten, one rounding) when they can;
+    /// strtod, correctly rounded, is the oracle for every case, fast or not.
+    @Test func doublesMatchStrtod() throws {
+        var rng = RNG(seed: 21)
+        var texts = ["0.0", "-0.0", "1e22", "1e23", "9007199254740993.0", "9007199254740992e-22", "123456789012345678901e-5",
+                     "0.1", "2.2250738585072014e-308", "4.9e-324", "1.7976931348623157e308", "0.000000000000000000000000001",
+                     "1.5e-22", "1.5e-23", "12345678.9e+15", "0.0063856714", "-3.4028235e38", "1E5", "7e-0"]
+        for _ in 0..<20_000 {
+            let digits = 1 + rng.below(20)
+            var m = ""
+            for k in 0..<digits { m += String(k == 0 ? 1 + rng.below(9) : rng.below(10)) }
+            let point = rng.below(digits + 1)
+            let cut = max(point, 1)
+            let fraction = String(m.dropFirst(cut))
+            var t = String(m.prefix(cut)) + "." + (fraction.isEmpty ? "0" : fraction)
+            if rng.below(2) == 0 { t += "e" + String(rng.below(61) - 30) }
+            if rng.below(2) == 0 { t = "-" + t }
+            texts.append(t)
+        }
+        for _ in 0..<20_000 {  // floats written in their shortest form, as embeddings are
+            texts.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x7FFF_FFFF).description)
+        }
+        var mismatches: [String] = []
+        for t in texts where !t.contains("inf") && !t.contains("nan") {
+            let want = strtod(t, nil)
+            guard case .double(let got) = try JSONParser.parse(t) else { mismatches.append(t); continue }
+            if got.bitPattern != want.bitPattern { mismatches.append(t) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
     @Test func fieldErrorsNameTheFieldAndRecord() throws {
         let o = JSONObject([("ids", .array([.int(1), .string("x")])), ("p", .int(3))])
         do {

@@ -1,6 +1,9 @@
 // The API judge against a real HTTP server on 127.0.0.1, scripted to answer correctly, slowly, with 429 then
 // success, with 500s, with malformed JSON, with an unparseable answer, to hang and to drop the connection:
-// each case ends in the right reply within the configured time, with its attempts counted.
+// each case ends in the right reply, with its attempts counted, no sooner than its deadlines and backoffs
+// allow. Wall-clock upper bounds are asserted where the client has a process to itself
+// (JudgeCLITests.deadlinesHoldInTheTool): in this process, other suites' long synchronous tests can occupy
+// both threads of Swift's cooperative pool for seconds, so here they only tell a deadline from a hang.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -53,7 +56,7 @@ import Testing
         #expect(body["model"] == .string("judge-model") && body["temperature"] == .int(0))
         #expect(body["max_tokens"] == .int(10) && body["seed"] == .int(0))
         let messages = try Self.request().messages
-        #expect(r.contents.count == 2 && zip(r.contents, messages.map(\.content)).allSatisfy { sameBytes($0, $1) })
+        #expect(r.contents.count == 2 && zip(r.contents, messages.map(\.content)).allSatisfy { sameUTF8($0, $1) })
     }
 
     @Test func slowAnswerWithinTheTimeout() async throws {
@@ -68,8 +71,10 @@ import Testing
         let (reply, t) = try await Self.timed { try await APIJudge(options: Self.options(server, timeout: 0.25, retries: 1)).judge(try Self.request()) }
         #expect(reply.raw == nil && reply.attempts == 2)
         #expect(reply.error?.hasPrefix("timeout") == true, "\(reply.error ?? "")")
-        // Two deadlines of 0.25 s and one backoff of at most 0.05 s; 0.4 s of slack for a loaded machine.
-        #expect(t >= 0.5 && t < 1.2, "\(t) s")
+        // Two deadlines of 0.25 s and one backoff of at most 0.05 s.
+        // Upper bounds only guard against an unbounded wait: the suites run in parallel with CPU-heavy ones, so
+        // wall time can stretch many times; the attempt counts and errors prove each deadline cut its attempt.
+        #expect(t >= 0.5 && t < 20, "\(t) s")
         #expect(server.requests.count == 2)
     }
 
@@ -101,7 +106,9 @@ import Testing
         #expect(reply.raw == nil && reply.attempts == 4)
         #expect(reply.error == "HTTP 500: The server had an error (4 attempts)")
         // Backoffs without jitter: 0.05, 0.1, 0.2 (capped at 0.2) = 0.35 s.
-        #expect(t >= 0.35 && t < 1.5, "\(t) s")
+        // Upper bounds only guard against an unbounded wait: the suites run in parallel with CPU-heavy ones, so
+        // wall time can stretch many times; the attempt counts and errors prove each deadline cut its attempt.
+        #expect(t >= 0.35 && t < 20, "\(t) s")
     }
 
     @Test func malformedJSONIsAFailureWithoutRetry() async throws {
@@ -122,7 +129,9 @@ import Testing
         let (reply, t) = try await Self.timed { try await APIJudge(options: Self.options(server, timeout: 0.2, retries: 2)).judge(try Self.request()) }
         #expect(reply.attempts == 3 && reply.error?.hasPrefix("timeout: no complete answer within 0.2 s") == true, "\(reply.error ?? "")")
         // Three deadlines of 0.2 s plus backoffs of at most 0.05 and 0.1 s.
-        #expect(t >= 0.6 && t < 1.6, "\(t) s")
+        // Upper bounds only guard against an unbounded wait: the suites run in parallel with CPU-heavy ones, so
+        // wall time can stretch many times; the attempt counts and errors prove each deadline cut its attempt.
+        #expect(t >= 0.6 && t < 20, "\(t) s")
         server.stop()
     }
 

@@ -15,14 +15,14 @@ func judgingFixture(_ name: String) throws -> JSONObject {
 
 extension JSON {
     subscript(_ key: String) -> JSON { objectValue?[key] ?? .null }
-    var string: String { stringValue ?? "" }
-    var array: [JSON] { arrayValue ?? [] }
+    var jText: String { stringValue ?? "" }
+    var jList: [JSON] { arrayValue ?? [] }
 }
 
 /// Byte-for-byte comparison (Swift's String == is canonical equivalence, which would hide differences).
-func sameBytes(_ a: String, _ b: String) -> Bool { Array(a.utf8) == Array(b.utf8) }
+func sameUTF8(_ a: String, _ b: String) -> Bool { Array(a.utf8) == Array(b.utf8) }
 
-func roles(_ j: JSON) -> [JudgeRole] { j.array.compactMap { JudgeRole(rawValue: $0.string) } }
+func judgeRoles(_ j: JSON) -> [JudgeRole] { j.jList.compactMap { JudgeRole(rawValue: $0.jText) } }
 
 @Suite struct JudgePromptTests {
     static let prompts = Result { try judgingFixture("prompts.json") }
@@ -30,22 +30,22 @@ func roles(_ j: JSON) -> [JudgeRole] { j.array.compactMap { JudgeRole(rawValue: 
     @Test func messagesAreByteIdenticalToTheOfficialTemplates() throws {
         let f = try Self.prompts.get()
         var checked = 0
-        for case .object(let c) in f["templates"]!.array {
-            let task = JudgeTask(rawValue: c["task"]!.string)!
-            let t = try JudgeTemplate(task: task, labels: c["labels"]!.string, humanPrefix: c["human_prefix"]!.string,
-                                      assistantPrefix: c["assistant_prefix"]!.string)
+        for case .object(let c) in f["templates"]!.jList {
+            let task = JudgeTask(rawValue: c["task"]!.jText)!
+            let t = try JudgeTemplate(task: task, labels: c["labels"]!.jText, humanPrefix: c["human_prefix"]!.jText,
+                                      assistantPrefix: c["assistant_prefix"]!.jText)
             var order = SeededOrder(seed: UInt64(c["seed"]!.intValue!))
-            for comp in c["comparisons"]!.array {
+            for comp in c["comparisons"]!.jList {
                 let o = order.next()
-                #expect(o == roles(comp["order"]), "\(task) seed \(c["seed"]!): order")
-                let first = o[0] == .candidate ? comp["candidate"].string : comp["baseline"].string
-                let second = o[1] == .candidate ? comp["candidate"].string : comp["baseline"].string
-                let msgs = t.messages(prompt: comp["prompt"].string, first: first, second: second)
-                let want = comp["messages"].array
+                #expect(o == judgeRoles(comp["order"]), "\(task) seed \(c["seed"]!): order")
+                let first = o[0] == .candidate ? comp["candidate"].jText : comp["baseline"].jText
+                let second = o[1] == .candidate ? comp["candidate"].jText : comp["baseline"].jText
+                let msgs = t.messages(prompt: comp["prompt"].jText, first: first, second: second)
+                let want = comp["messages"].jList
                 #expect(msgs.count == want.count)
                 for (m, w) in zip(msgs, want) {
-                    #expect(m.role == w["role"].string)
-                    #expect(sameBytes(m.content, w["content"].string), "\(task) labels \(t.labels): \(m.content.debugDescription) vs \(w["content"].string.debugDescription)")
+                    #expect(m.role == w["role"].jText)
+                    #expect(sameUTF8(m.content, w["content"].jText), "\(task) labels \(t.labels): \(m.content.debugDescription) vs \(w["content"].jText.debugDescription)")
                     checked += 1
                 }
             }
@@ -56,11 +56,11 @@ func roles(_ j: JSON) -> [JudgeRole] { j.array.compactMap { JudgeRole(rawValue: 
     @Test func seededOrdersEqualPythonsRandomShuffle() throws {
         let f = try Self.prompts.get()
         var seeds = 0
-        for case .object(let c) in f["orders"]!.array {
-            let seed = UInt64(c["seed"]!.string)!
+        for case .object(let c) in f["orders"]!.jList {
+            let seed = UInt64(c["seed"]!.jText)!
             var order = SeededOrder(seed: seed)
             let mine = (0..<300).map { _ in order.next()[0] == .candidate }
-            let want = c["candidate_first"]!.array.map { $0.boolValue! }
+            let want = c["candidate_first"]!.jList.map { $0.boolValue! }
             #expect(mine == want, "seed \(seed)")
             seeds += 1
         }
@@ -69,27 +69,27 @@ func roles(_ j: JSON) -> [JudgeRole] { j.array.compactMap { JudgeRole(rawValue: 
 
     @Test func cleanResponseAndHistoryAsUpstream() throws {
         let f = try Self.prompts.get()
-        for c in f["clean_response"]!.array {
-            #expect(sameBytes(JudgeTemplate.cleanResponse(c["text"].string), c["cleaned"].string), "\(c["text"].string.debugDescription)")
+        for c in f["clean_response"]!.jList {
+            #expect(sameUTF8(JudgeTemplate.cleanResponse(c["text"].jText), c["cleaned"].jText), "\(c["text"].jText.debugDescription)")
         }
         let t = try JudgeTemplate(task: .dialogue)
-        for c in f["history"]!.array {
-            #expect(sameBytes(t.history(fromPrompt: c["prompt"].string), c["history"].string), "\(c["prompt"].string.debugDescription)")
+        for c in f["history"]!.jList {
+            #expect(sameUTF8(t.history(fromPrompt: c["prompt"].jText), c["history"].jText), "\(c["prompt"].jText.debugDescription)")
         }
     }
 
     @Test func answersParseAsUpstream() throws {
         let f = try Self.prompts.get()
         var n = 0
-        for c in f["parse"]!.array {
-            let t = try JudgeTemplate(task: JudgeTask(rawValue: c["task"].string)!, labels: c["labels"].string)
-            let order = roles(c["order"])
-            let parsed = t.parse(answer: c["answer"].string)
-            let label = "\(c["task"].string) \(c["labels"].string) \(c["answer"].string.debugDescription)"
-            switch c["outcome"].string {
+        for c in f["parse"]!.jList {
+            let t = try JudgeTemplate(task: JudgeTask(rawValue: c["task"].jText)!, labels: c["labels"].jText)
+            let order = judgeRoles(c["order"])
+            let parsed = t.parse(answer: c["answer"].jText)
+            let label = "\(c["task"].jText) \(c["labels"].jText) \(c["answer"].jText.debugDescription)"
+            switch c["outcome"].jText {
             case "chosen":
                 guard case .position(let p) = parsed else { Issue.record("\(label): \(parsed)"); continue }
-                #expect(order[p].rawValue == c["winner"].string, "\(label)")
+                #expect(order[p].rawValue == c["winner"].jText, "\(label)")
             case "none":
                 #expect(parsed == .noMatch, "\(label)")
             default:  // value_error
@@ -103,11 +103,11 @@ func roles(_ j: JSON) -> [JudgeRole] { j.array.compactMap { JudgeRole(rawValue: 
     /// The whitespace of str.strip() and the IGNORECASE equivalents of the parsed words, over all of Unicode.
     @Test func pythonCharacterClassesOverAllCodePoints() throws {
         let f = try judgingFixture("python_text.json")
-        let spaces = Set(f["isspace"]!.array.map { UInt32($0.intValue!) })
+        let spaces = Set(f["isspace"]!.jList.map { UInt32($0.intValue!) })
         var equiv: [Unicode.Scalar: Set<UInt32>] = [:]
-        for (k, v) in f["ignorecase"]!.objectValue! { equiv[k.unicodeScalars.first!] = Set(v.array.map { UInt32($0.intValue!) }) }
-        #expect(Set(f["space"]!.array.map { UInt32($0.intValue!) }) == [0x20])
-        #expect(f["dot_rejects"]!.array.map { $0.intValue! } == [0x0A])
+        for (k, v) in f["ignorecase"]!.objectValue! { equiv[k.unicodeScalars.first!] = Set(v.jList.map { UInt32($0.intValue!) }) }
+        #expect(Set(f["space"]!.jList.map { UInt32($0.intValue!) }) == [0x20])
+        #expect(f["dot_rejects"]!.jList.map { $0.intValue! } == [0x0A])
         var mismatches: [String] = []
         for v in UInt32(0)...0x10FFFF {
             guard let c = Unicode.Scalar(v) else { continue }

@@ -11,18 +11,18 @@ final class CollectingSink: JudgmentSink {
 }
 
 /// JSON Lines text of records.
-func jsonLines(_ records: [JSONObject]) -> [UInt8] {
+func judgeLines(_ records: [JSONObject]) -> [UInt8] {
     var out: [UInt8] = []
     for r in records { try! JSONSerializer.write(r, to: &out); out.append(0x0A) }
     return out
 }
 
-func items(_ records: [JSONObject], options: JudgeRunOptions) throws -> [JudgeItem] {
-    try JudgeRun.loadItems(RecordReader(MemorySource(jsonLines(records), name: "samples.jsonl")), options: options)
+func judgeItems(_ records: [JSONObject], options: JudgeRunOptions) throws -> [JudgeItem] {
+    try JudgeRun.loadItems(RecordReader(MemorySource(judgeLines(records), name: "samples.jsonl")), options: options)
 }
 
 /// A record without the wall-clock fields, for comparing runs.
-func timeless(_ r: JSONObject) -> JSONObject {
+func judgeTimeless(_ r: JSONObject) -> JSONObject {
     var o = r
     o["seconds"] = nil
     if case .object(var s)? = o["swapped"] { s["seconds"] = nil; o["swapped"] = .object(s) }
@@ -30,7 +30,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
 }
 
 @Suite(.serialized) struct JudgeRunTests {
-    static let official = Result { try judgingFixture("official.json")["runs"]!.array }
+    static let official = Result { try judgingFixture("official.json")["runs"]!.jList }
 
     static func apiOptions(_ server: TestHTTPServer, retries: Int = 0, concurrency: Int = 4) -> APIJudgeOptions {
         var o = APIJudgeOptions()
@@ -62,27 +62,27 @@ func timeless(_ r: JSONObject) -> JSONObject {
 
     @Test(arguments: [0, 1]) func reproducesTheOfficialRun(_ k: Int) async throws {
         let run = try Self.official.get()[k]
-        let calls = run["calls"].array
+        let calls = run["calls"].jList
         let server = try TestHTTPServer { _, req in
             // Find the official call with byte-identical messages and give its scripted answer.
             guard let call = calls.first(where: { c in
-                let m = c["messages"].array.map { $0["content"].string }
-                return m.count == req.contents.count && zip(m, req.contents).allSatisfy { sameBytes($0, $1) }
+                let m = c["messages"].jList.map { $0["content"].jText }
+                return m.count == req.contents.count && zip(m, req.contents).allSatisfy { sameUTF8($0, $1) }
             }) else { return .respond(status: 400, body: #"{"error":{"message":"no official call has these messages"}}"#) }
             switch call["answer"] {
             case .string(let s): return .respond(status: 200, body: TestHTTPServer.completion(s))
-            default: return call["answer"]["error"].string == "status" ? .respond(status: 500, body: "error") : .drop
+            default: return call["answer"]["error"].jText == "status" ? .respond(status: 500, body: "error") : .drop
             }
         }
-        let task = JudgeTask(rawValue: run["task"].string)!
-        var options = JudgeRunOptions(template: try JudgeTemplate(task: task, humanPrefix: run["human_prefix"].string,
-                                                                   assistantPrefix: run["assistant_prefix"].string))
+        let task = JudgeTask(rawValue: run["task"].jText)!
+        var options = JudgeRunOptions(template: try JudgeTemplate(task: task, humanPrefix: run["human_prefix"].jText,
+                                                                   assistantPrefix: run["assistant_prefix"].jText))
         options.seed = UInt64(run["seed"].intValue!)
         options.maxComparisons = run["max_comparisons"].intValue!
         options.bootstrapResamples = 200
-        let its = try items(run["samples"].array.map { $0.objectValue! }, options: options)
+        let its = try judgeItems(run["samples"].jList.map { $0.objectValue! }, options: options)
         var api = Self.apiOptions(server)
-        api.model = calls[0]["model"].string
+        api.model = calls[0]["model"].jText
         api.seed = options.seed
         let sink = CollectingSink()
         let (summary, _) = try await JudgeRun.run(items: its, options: options, backend: try APIJudge(options: api), sink: sink)
@@ -92,7 +92,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         #expect(reqs.count == calls.count)
         for r in reqs {
             let b = try #require(r.json)
-            #expect(b["model"] == .string(calls[0]["model"].string) && b["temperature"] == .int(calls[0]["temperature"].intValue!))
+            #expect(b["model"] == .string(calls[0]["model"].jText) && b["temperature"] == .int(calls[0]["temperature"].intValue!))
             #expect(b["max_tokens"] == .int(calls[0]["max_tokens"].intValue!) && b["seed"] == .int(calls[0]["seed"].intValue!))
         }
         // Same per-comparison order and choice, in input order.
@@ -101,15 +101,15 @@ func timeless(_ r: JSONObject) -> JSONObject {
             #expect(rec["id"] == call["id"])
             #expect(rec["order"] == call["order"])
             let want = call["winner"].isNull ? JSON.null : call["winner"]
-            #expect(rec["winner"] == want, "\(call["id"].string): \(String(describing: rec["raw"])) -> \(String(describing: rec["winner"]))")
+            #expect(rec["winner"] == want, "\(call["id"].jText): \(String(describing: rec["raw"])) -> \(String(describing: rec["winner"]))")
         }
         // Same totals and win rates (exact divisions), same lengths (len() of the uncleaned texts).
         let res = run["results"]
         #expect(summary.rates.attempts == res["total"].intValue!)
         #expect(summary.rates.candidateWins == res["candidate_wins"].intValue! && summary.rates.baselineWins == res["baseline_wins"].intValue!)
         #expect(summary.rates.winRate == res["candidate_win_rate"].doubleValue && summary.rates.baselineWinRate == res["baseline_win_rate"].doubleValue)
-        #expect(its.map { JSON.int($0.candidateChars) } == res["candidate_lengths"].array)
-        #expect(its.map { JSON.int($0.baselineChars) } == res["baseline_lengths"].array)
+        #expect(its.map { JSON.int($0.candidateChars) } == res["candidate_lengths"].jList)
+        #expect(its.map { JSON.int($0.baselineChars) } == res["baseline_lengths"].jList)
         #expect(abs(summary.candidateMeanChars! - res["candidate_mean_length"].doubleValue!) < 1e-9)
         #expect(abs(summary.baselineMeanChars! - res["baseline_mean_length"].doubleValue!) < 1e-9)
         // Failures and unparsed answers are recorded, not dropped.
@@ -127,7 +127,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         }
         var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
         options.bootstrapResamples = 100
-        let its = try items(Self.samples(24), options: options)
+        let its = try judgeItems(Self.samples(24), options: options)
         let sink = CollectingSink()
         var done: [Int] = []
         let (summary, records) = try await JudgeRun.run(items: its, options: options,
@@ -144,7 +144,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
         options.bothOrders = true
         options.bootstrapResamples = 100
-        let its = try items(Self.samples(6), options: options)
+        let its = try judgeItems(Self.samples(6), options: options)
         // A judge that always picks the first text: every comparison's two orders disagree.
         let biased = try TestHTTPServer { _, _ in .respond(status: 200, body: TestHTTPServer.completion("Response 1")) }
         let sink = CollectingSink()
@@ -154,7 +154,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         #expect(s1.firstPositionWins == 12 && s1.positionDecided == 12)
         #expect(sink.records.allSatisfy { $0["winner"] == .string("tie") && $0["swapped"]?.objectValue?["order"] != nil })
         let r0 = sink.records[0]
-        let seeded = roles(r0["order"]!), swapped = roles(r0["swapped"]!["order"])
+        let seeded = judgeRoles(r0["order"]!), swapped = judgeRoles(r0["swapped"]!["order"])
         #expect(swapped == seeded.reversed())
         // A consistent judge: the same side in both orders.
         let fair = try TestHTTPServer { _, r in Self.prefersPolicy(r) }
@@ -166,14 +166,14 @@ func timeless(_ r: JSONObject) -> JSONObject {
         let dir = TempDir()
         var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
         options.bootstrapResamples = 100
-        let its = try items(Self.samples(10), options: options)
+        let its = try judgeItems(Self.samples(10), options: options)
         let server = try TestHTTPServer { _, r in Self.prefersPolicy(r) }
         let full = CollectingSink()
         let (fullSummary, _) = try await JudgeRun.run(items: its, options: options, backend: try APIJudge(options: Self.apiOptions(server)), sink: full)
         // An interrupted run: four judgments and half of the fifth line.
         let path = dir.file("judged.jsonl")
-        var bytes = jsonLines(Array(full.records[0..<4]))
-        let fifth = jsonLines([full.records[4]])
+        var bytes = judgeLines(Array(full.records[0..<4]))
+        let fifth = judgeLines([full.records[4]])
         bytes += fifth[0..<(fifth.count / 2)]
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let log = try JudgmentLog(path: path)
@@ -186,8 +186,8 @@ func timeless(_ r: JSONObject) -> JSONObject {
         #expect(summary.resumed == 4 && summary.rates == fullSummary.rates && summary.intervals == fullSummary.intervals)
         let reread = try RecordReader(path: path)
         var got: [JSONObject] = []
-        while let r = try reread.read() { got.append(timeless(r)) }
-        #expect(got == full.records.map(timeless))
+        while let r = try reread.read() { got.append(judgeTimeless(r)) }
+        #expect(got == full.records.map(judgeTimeless))
         // Nothing left to do: no request at all.
         let log2 = try JudgmentLog(path: path)
         let third = try TestHTTPServer { _, r in Self.prefersPolicy(r) }
@@ -201,7 +201,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         let dir = TempDir()
         var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
         options.bootstrapResamples = 10
-        let its = try items(Self.samples(4), options: options)
+        let its = try judgeItems(Self.samples(4), options: options)
         let server = try TestHTTPServer { _, r in Self.prefersPolicy(r) }
         let path = dir.file("j.jsonl")
         let log = try JudgmentLog(path: path)
@@ -211,7 +211,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
             let l = try JudgmentLog(path: path)
             var api = Self.apiOptions(server)
             api.model = model
-            let its = try items(Self.samples(4), options: options)
+            let its = try judgeItems(Self.samples(4), options: options)
             do {
                 _ = try await JudgeRun.run(items: its, options: options, backend: try APIJudge(options: api), previous: l.previous, sink: CollectingSink())
                 Issue.record("expected an error containing \(fragment)")
@@ -228,7 +228,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         other = options; other.maxComparisons = 2
         do {
             let l = try JudgmentLog(path: path)
-            _ = try await JudgeRun.run(items: try items(Self.samples(4), options: other), options: other,
+            _ = try await JudgeRun.run(items: try judgeItems(Self.samples(4), options: other), options: other,
                                        backend: try APIJudge(options: Self.apiOptions(server)), previous: l.previous, sink: CollectingSink())
             Issue.record("expected an error")
         } catch let e as RecordError {
@@ -240,7 +240,7 @@ func timeless(_ r: JSONObject) -> JSONObject {
         let dir = TempDir()
         var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
         options.bootstrapResamples = 10
-        let its = try items(Self.samples(6), options: options)
+        let its = try judgeItems(Self.samples(6), options: options)
         let path = dir.file("j.jsonl")
         // First run: the API fails for comparisons 1 and 4.
         let flaky = try TestHTTPServer { _, r in
@@ -286,5 +286,64 @@ func timeless(_ r: JSONObject) -> JSONObject {
         expectError([#"{"id":"a","prompt":3,"chosen":"c","policy":"x"}"#], 1, #"field "prompt" must be a string"#)
         expectError([#"{"id":[1],"prompt":"p","chosen":"c","policy":"x"}"#], 1, #"must be a string or an integer"#)
         expectError([ok, "{not json"], 2, "invalid JSON")
+    }
+}
+
+/// A judge that answers from a table, for the runner's decisions without HTTP (e.g. label log-probabilities
+/// as a local judge gives them).
+struct TableJudge: JudgeBackend {
+    let name = "table"
+    let maxConcurrency = 2
+    let reply: @Sendable (JudgeRequest) -> JudgeReply
+    func judge(_ request: JudgeRequest) async throws -> JudgeReply { reply(request) }
+}
+
+@Suite struct JudgeDecisionTests {
+    @Test func labelLogProbsDecideAndEqualScoresTie() async throws {
+        var options = JudgeRunOptions(template: try JudgeTemplate(task: .summarization))
+        options.bootstrapResamples = 10
+        options.bothOrders = true
+        let its = try judgeItems(JudgeRunTests.samples(3), options: options)
+        // Comparison 0: label 1 always more likely (position bias: a tie over both orders); comparison 1:
+        // equal scores (a tie in each order); comparison 2: the text of the candidate more likely in both.
+        let judge = TableJudge { r in
+            let first = r.messages[1].content.contains("Summary 1: Policy") ? JudgeRole.candidate : .baseline
+            switch r.index {
+            case 0: return JudgeReply(labelLogProbs: [-0.1, -2.3])
+            case 1: return JudgeReply(labelLogProbs: [-0.7, -0.7])
+            default: return JudgeReply(labelLogProbs: first == .candidate ? [-0.2, -1.9] : [-1.9, -0.2])
+            }
+        }
+        let sink = CollectingSink()
+        let (s, _) = try await JudgeRun.run(items: its, options: options, backend: judge, sink: sink)
+        #expect(sink.records.map { $0["winner"]! } == [.string("tie"), .string("tie"), .string("candidate")])
+        #expect(s.rates.ties == 2 && s.rates.candidateWins == 1 && s.disagreements == 1)
+        #expect(sink.records[0]["logprobs"] == .array([.double(-0.1), .double(-2.3)]))
+        #expect(sink.records[1]["swapped"]!["winner"] == .string("tie"))
+        // Records with log-probabilities read back to the same verdicts.
+        for (k, rec) in sink.records.enumerated() {
+            let back = try ComparisonResult.read(rec, item: its[k], source: "x", line: k + 1, template: options.template,
+                                                 candidateKey: "policy", baselineKey: "chosen", judge: "table", bothOrders: true)
+            #expect(back.outcome == ComparisonResult(item: its[k], presentations: back.presentations).outcome)
+            #expect(back.record(candidateKey: "policy", baselineKey: "chosen", task: .summarization, judge: "table") == rec)
+        }
+    }
+
+    @Test func judgmentLogRejectsWhatItCannotResume() throws {
+        let dir = TempDir()
+        let zst = dir.file("j.jsonl")
+        let w = try RecordWriter(path: zst, compression: .zstd)
+        try w.write(JSONObject([("id", .string("a"))]))
+        try w.finish()
+        #expect { _ = try JudgmentLog(path: zst) } throws: { ($0 as? IOError)?.message.contains("zstd-compressed") == true }
+        let bad = dir.file("bad.jsonl")
+        try Data("{\"id\":\"a\"}\n{oops}\n".utf8).write(to: URL(fileURLWithPath: bad))
+        #expect { _ = try JudgmentLog(path: bad) } throws: { ($0 as? RecordError)?.record == 2 }
+        let fresh = dir.file("new.jsonl")
+        let log = try JudgmentLog(path: fresh)
+        #expect(log.previous.records.isEmpty && log.droppedBytes == 0)
+        try log.write(JSONObject([("id", .int(1))]))
+        try log.finish()
+        #expect(try String(contentsOfFile: fresh, encoding: .utf8) == "{\"id\":1}\n")
     }
 }

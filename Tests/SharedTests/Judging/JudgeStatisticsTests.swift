@@ -6,11 +6,11 @@ import Testing
 @testable import Shared
 
 @Suite struct JudgeStatisticsTests {
-    static let cases = Result { try judgingFixture("bootstrap.json")["cases"]!.array }
+    static let cases = Result { try judgingFixture("bootstrap.json")["cases"]!.jList }
 
     static func outcomes(_ c: JSON) -> [ComparisonOutcome] {
-        c["outcomes"].array.map { o in
-            switch o.string {
+        c["outcomes"].jList.map { o in
+            switch o.jText {
             case "candidate": return .candidate
             case "baseline": return .baseline
             case "tie": return .tie
@@ -21,7 +21,7 @@ import Testing
     }
 
     static func interval(_ j: JSON) -> Interval? {
-        j.isNull ? nil : Interval(j.array[0].doubleValue!, j.array[1].doubleValue!)
+        j.isNull ? nil : Interval(j.jList[0].doubleValue!, j.jList[1].doubleValue!)
     }
 
     @Test func pointEstimatesAndDenominators() throws {
@@ -29,9 +29,9 @@ import Testing
             let w = WinRates(Self.outcomes(c))
             let p = c["point"]
             // Exact: the same divisions in double precision.
-            #expect(w.winRate == p["win_rate"].doubleValue, "\(c["name"].string)")
-            #expect(w.winRateDecided == p["win_rate_decided"].doubleValue, "\(c["name"].string)")
-            #expect(w.scoreDecided == p["score_decided"].doubleValue, "\(c["name"].string)")
+            #expect(w.winRate == p["win_rate"].doubleValue, "\(c["name"].jText)")
+            #expect(w.winRateDecided == p["win_rate_decided"].doubleValue, "\(c["name"].jText)")
+            #expect(w.scoreDecided == p["score_decided"].doubleValue, "\(c["name"].jText)")
         }
         // Ties, unparsed answers and failures: all in the official denominator; only ties in the decided one.
         let w = WinRates([.candidate, .candidate, .baseline, .tie, .unparsed, .failed, .failed])
@@ -51,17 +51,17 @@ import Testing
             for (mine, want, name) in [(b.winRate, Self.interval(e["win_rate"]), "win_rate"),
                                        (b.winRateDecided, Self.interval(e["win_rate_decided"]), "win_rate_decided"),
                                        (b.scoreDecided, Self.interval(e["score_decided"]), "score_decided")] {
-                #expect((mine == nil) == (want == nil), "\(c["name"].string) \(name)")
+                #expect((mine == nil) == (want == nil), "\(c["name"].jText) \(name)")
                 if let m = mine, let w = want {
                     #expect(abs(m.lower - w.lower) <= 1e-12 && abs(m.upper - w.upper) <= 1e-12,
-                            "\(c["name"].string) \(name): \(m) vs \(w)")
+                            "\(c["name"].jText) \(name): \(m) vs \(w)")
                 }
             }
         }
     }
 
     @Test func bootstrapAgreesWithNumpysGenerator() throws {
-        let c = try Self.cases.get().first { $0["name"].string == "n256" }!
+        let c = try Self.cases.get().first { $0["name"].jText == "n256" }!
         let b = JudgeStatistics.bootstrap(Self.outcomes(c), resamples: 10_000, seed: 0)
         let e = c["numpy_rng"]
         // Another generator gives another Monte Carlo estimate: with 10,000 resamples of 256 comparisons the

@@ -222,8 +222,8 @@ import Testing
         let dir = TempDir()
         let s = SavedTrainingState(configuration: t.configuration, progress: t.progress, provenance: t.provenance,
                                    rmsprop: t.optimizerState.rmsprop, adamw: t.optimizerState.adamw)
+        try ModelFiles.save(t.policy, to: dir.path, companionsFrom: nil)  // first: it replaces the directory
         try s.write(to: dir.file("rpo_state"), model: t.policy)
-        try ModelFiles.save(t.policy, to: dir.path, companionsFrom: nil)
         let back = try SavedTrainingState.read(checkpoint: dir.path, model: t.policy)
         #expect(back.configuration == t.configuration && back.progress == t.progress && back.provenance == t.provenance)
         #expect(back.adamw!.expAvg == t.optimizerState.adamw!.expAvg && back.adamw!.expAvgSq == t.optimizerState.adamw!.expAvgSq)

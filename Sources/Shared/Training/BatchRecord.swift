@@ -2,8 +2,30 @@
 //   {"step", "epoch", "layout", "weighting", ["tau"], ["diagonal_weight"], "batch_size", "micro_batch",
 //    "groups": [[positions]], ["weights": [[[Float]]] one matrix per group], ["stats": {...}], "examples": [...]}
 // `TrainingBatch` decodes and validates one (for rpo-train) and writes everything but the examples (for rpo-pairs,
-// which splices the stored example bytes in after it).
+// which splices the stored example bytes in after it). The batch formation itself is Data/Batching.swift.
 import Foundation
+
+/// What one element of a batch is.
+public enum BatchLayout: String, CaseIterable, Sendable {
+    /// One element per unique prompt, its SFT target (SFTDataLoader).
+    case sft
+    /// One element per (prompt, pair) (PairedPreferenceDataLoader).
+    case paired
+    /// Pairs split into chosen and rejected items, interleaved c, r, c, r (SimpleKTODataLoader).
+    case unpaired
+}
+
+/// How the contrast between a micro-batch's chosen and rejected sequences is weighted (rpo-method.md §6.6-§6.9).
+public enum ContrastWeighting: String, CaseIterable, Sendable {
+    /// W = rowSoftmax(−D/τ) from the cosine distance of prompt embeddings (rpo-paired, rpo-unpaired).
+    case embedding
+    /// W = ones: the "uniform" ablation (RPO with `prompts_emb = None`).
+    case uniform
+    /// rpo-diagonal: α on each pair's own cell, (1−α)/(B−1) elsewhere, weighting the losses (paired only).
+    case diagonal
+    /// No contrast matrix: DPO and the other paired baselines, SFT, the KTO family.
+    case none
+}
 
 public struct TrainingBatch: Sendable {
     /// 0-based index of the batch in the whole plan (= the optimiser step it feeds, before skips).
