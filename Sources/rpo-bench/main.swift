@@ -27,6 +27,7 @@ struct RPOBench: ParsableCommand {
             Optim.self,
             Sample.self,
             Embed.self,
+            Train.self,
         ]
     )
 }

@@ -81,7 +81,7 @@ struct RpoTrain: ParsableCommand {
 
     @OptionGroup var input: InputOptions
     @OptionGroup var output: OutputOptions
-    @Option(help: "The policy's initial weights: a Hugging Face directory.") var model: String?
+    @Option(help: "The policy's initial weights: a Hugging Face directory or a GGUF file.") var model: String?
     @Option(help: "sft, dpo, ipo, cdpo, slic, kto, kto-simple, kto-zero, rpo-paired, rpo-unpaired or rpo-diagonal.") var loss: LossKind?
     @Option(help: "The frozen reference model (default: --model).") var reference: String?
     @Option(help: "Inverse temperature beta (default 0.1; slic 1.0).") var beta: Double?

@@ -1,7 +1,6 @@
-// The model files rpo-train reads and writes: Hugging Face directories (config.json + model.safetensors or a
-// sharded index, tokenizer files alongside), and the fingerprint that ties precomputed reference log-probs to
-// the weights that produced them. Checkpoints are written as transformers' save_pretrained writes them:
-// config.json, model.safetensors (F32, HF tensor names, {"format": "pt"}) and the source's tokenizer files.
+// The model files rpo-train reads and writes (through CausalLM.load(path:) and save(to:extraFiles:), Models/
+// Checkpoints.swift): a Hugging Face directory or a GGUF file in, Hugging Face directories out with the source's
+// tokenizer files; and the fingerprint that ties precomputed reference log-probs to the weights that made them.
 import Foundation
 
 public enum ModelFiles {
@@ -16,42 +15,23 @@ public enum ModelFiles {
         return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
     }
 
-    /// Loads a causal LM from a Hugging Face directory.
+    /// Loads a causal LM from a Hugging Face directory or a GGUF file.
     public static func load(_ path: String) throws -> CausalLM {
         guard FileManager.default.fileExists(atPath: path) else { throw IOError(path, "no such model file or directory") }
-        guard isDirectory(path) else {
-            throw IOError(path, "not a model directory (expected a Hugging Face directory with config.json and model.safetensors)")
-        }
-        let configPath = (path as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw IOError(configPath, "cannot read config.json")
-        }
-        let config = try ModelRegistry.config(json: data, source: configPath)
-        let model = CausalLM(config: config)
-        try model.load(from: SafetensorsTensorSource(try SafetensorsCheckpoint(path: path)))
-        return model
+        return try CausalLM.load(path: path)
     }
 
-    /// Writes `model` as a Hugging Face directory at `directory` (created if needed): config.json,
-    /// model.safetensors, and the companion files found in `companionsFrom` (a model directory) if given.
+    /// Writes `model` as a Hugging Face directory at `directory` with the companion files found in the model
+    /// directory `source` (none for a GGUF source).
     public static func save(_ model: CausalLM, to directory: String, companionsFrom source: String?) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var config: [UInt8] = []
-        try JSONSerializer.write(model.config.json, to: &config)
-        config.append(0x0A)
-        try writeFile((directory as NSString).appendingPathComponent("config.json"), config)
-        let entries = model.checkpointTensors().map { t in SafetensorsEntry(t.name, Tensor(t.values, shape: t.shape)) }
-        try SafetensorsWriter.write(entries, metadata: ["format": "pt"],
-                                    to: (directory as NSString).appendingPathComponent("model.safetensors"))
+        var extra: [String] = []
         if let src = source, isDirectory(src) {
             for name in companionFiles {
-                let from = (src as NSString).appendingPathComponent(name)
-                if FileManager.default.fileExists(atPath: from) {
-                    try writeFile((directory as NSString).appendingPathComponent(name),
-                                  [UInt8](try Data(contentsOf: URL(fileURLWithPath: from))))
-                }
+                let f = (src as NSString).appendingPathComponent(name)
+                if FileManager.default.fileExists(atPath: f) { extra.append(f) }
             }
         }
+        try model.save(to: directory, extraFiles: extra)
     }
 
     /// The fingerprint of a model's weights and tokenizer: "sha256:" + SHA-256 over the bytes of its weight
@@ -89,17 +69,5 @@ public enum ModelFiles {
         let sink = try FileSink(path: path)
         try bytes.withUnsafeBytes { try sink.write($0) }
         try sink.finish()
-    }
-}
-
-/// A safetensors checkpoint as the tensor source of `CausalLM.load(from:)`.
-struct SafetensorsTensorSource: TensorSource {
-    let checkpoint: SafetensorsCheckpoint
-    init(_ c: SafetensorsCheckpoint) { checkpoint = c }
-    var sourceName: String { checkpoint.path }
-    var tensorNames: [String] { checkpoint.names }
-    func shape(of name: String) throws -> [Int] { try checkpoint.info(name).shape }
-    func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
-        try checkpoint.read(name, into: destination)
     }
 }

@@ -1,16 +1,11 @@
-// A batch record of rpo-pairs (docs/records.md) as the trainer runs it: every sequence the model scores, the
-// contrast groups (micro-batches) with their matrices, the precomputed reference log-probs if the record carries
-// them, checked against the loss before any compute. Batch record:
-//   {"step", "epoch", "layout": sft|paired|unpaired, "weighting": embedding|uniform|diagonal|none, ["tau"],
-//    ["diagonal_weight"], "batch_size", "micro_batch", "groups": [[positions]], ["weights": [[[w]]]], "examples"}
-// Paired examples carry chosen_/rejected_ input_ids and label_start; items (sft, unpaired) input_ids, label_start
-// and status. Reference log-probs written by `rpo-train --score`: reference_chosen_logp / reference_rejected_logp
-// (pairs), reference_logp (items; reference_<status>_logp from a scored pair split by rpo-pairs is accepted),
-// reference_kl_logp (items of kto batches), with reference_model naming the weights that produced them.
+// A batch record of rpo-pairs (docs/records.md, decoded by TrainingBatch) as the trainer runs it: every sequence
+// the model scores, the contrast groups (micro-batches) with their matrices, and the precomputed reference
+// log-probs if the record carries them, checked against the loss before any compute. Paired examples carry
+// chosen_/rejected_ input_ids and label_start; items (sft, unpaired) input_ids, label_start and status. Reference
+// log-probs written by `rpo-train --score`: reference_chosen_logp / reference_rejected_logp (pairs), reference_logp
+// (items; reference_<status>_logp of a scored pair that rpo-pairs split into items is accepted), reference_kl_logp
+// (items of kto batches), with reference_model naming the weights that produced them.
 import Foundation
-
-/// The batch layouts of rpo-pairs.
-public enum TrainLayout: String, Sendable { case sft, paired, unpaired }
 
 /// What a sequence of a batch is to the loss.
 public enum SequenceRole: String, Sendable { case chosen, rejected, kl }
@@ -49,8 +44,8 @@ public struct TrainBatch: Sendable {
     public var record: Int?
     public var step: Int
     public var epoch: Int
-    public var layout: TrainLayout
-    public var weighting: String
+    public var layout: BatchLayout
+    public var weighting: ContrastWeighting
     public var batchSize: Int
     /// Example ids ("id" field, or "examples[k]").
     public var exampleIds: [String]
@@ -81,35 +76,33 @@ extension TrainBatch {
     public init(record o: JSONObject, source: String, record n: Int?, loss: LossKind, parameters: LossParameters,
                 vocabSize: Int, prefix: String = "reference") throws {
         func fail(_ m: String) -> RecordError { RecordError(source: source, record: n, "batch record: " + m) }
-        func field(_ k: String) -> RecordField { o.field(k, source: source, record: n) }
+        // What the loss needs, checked on the raw fields first (clearer than the generic decoder's messages).
+        let expected: BatchLayout = loss.family == .sft ? .sft : loss.family == .paired ? .paired : .unpaired
+        if let l = o["layout"]?.stringValue, let layout = BatchLayout(rawValue: l), layout != expected {
+            throw fail("layout \"\(l)\" does not fit --loss \(loss.rawValue), which trains on \(expected.rawValue) batches (rpo-pairs --layout \(expected.rawValue))")
+        }
+        let w = o["weighting"]?.stringValue
+        if loss == .rpoPaired || loss == .rpoUnpaired, let w, w != "embedding" && w != "uniform" {
+            throw fail("\(loss.rawValue) needs contrast weights, but the weighting is \"\(w)\" (rpo-pairs --weighting embedding or uniform)")
+        }
+        if w == "embedding" && (o["weights"] == nil || o["weights"] == .null) {
+            throw fail("embedding weighting without \"weights\" (one contrast matrix per group)")
+        }
+        let tb = try TrainingBatch(record: o, source: source, record: n)
         self.source = source
         record = n
-        step = try field("step").int()
-        epoch = field("epoch").exists ? try field("epoch").int() : 0
-        let l = try field("layout").string()
-        guard let layout = TrainLayout(rawValue: l) else { throw fail("unknown layout \"\(l)\" (sft, paired, unpaired)") }
-        self.layout = layout
-        weighting = field("weighting").exists ? try field("weighting").string() : "none"
-        if !["embedding", "uniform", "diagonal", "none"].contains(weighting) {
-            throw fail("unknown weighting \"\(weighting)\" (embedding, uniform, diagonal, none)")
-        }
-        let expected: TrainLayout = loss.family == .sft ? .sft : loss.family == .paired ? .paired : .unpaired
-        if layout != expected {
-            throw fail("layout \"\(layout.rawValue)\" does not fit --loss \(loss.rawValue), which trains on \(expected.rawValue) batches (rpo-pairs --layout \(expected.rawValue))")
-        }
-        if loss == .rpoPaired || loss == .rpoUnpaired, weighting != "embedding" && weighting != "uniform" {
-            throw fail("\(loss.rawValue) needs contrast weights, but the weighting is \"\(weighting)\" (rpo-pairs --weighting embedding or uniform)")
-        }
-        // Examples and their sequences.
-        let rawExamples = try field("examples").array()
+        step = tb.step
+        epoch = tb.epoch
+        layout = tb.layout
+        weighting = tb.weighting
+        batchSize = tb.batchSize
+        let rawExamples = tb.examples
         if rawExamples.isEmpty { throw fail("no examples") }
-        batchSize = field("batch_size").exists ? try field("batch_size").int() : rawExamples.count
-        if batchSize != rawExamples.count { throw fail("\(rawExamples.count) examples, batch_size \(batchSize)") }
+        // Examples and their sequences.
         var ids: [String] = [], sts: [String] = [], seqs: [TrainSequence] = []
         var refModels = Set<String>()
         var chosenSeq = [Int](repeating: -1, count: rawExamples.count), rejectedSeq = chosenSeq
-        for (k, ex) in rawExamples.enumerated() {
-            guard let e = ex.objectValue else { throw fail("examples[\(k)] is not an object") }
+        for (k, e) in rawExamples.enumerated() {
             let id = e["id"]?.stringValue ?? "examples[\(k)]"
             ids.append(id)
             func ef(_ key: String) -> RecordField {
@@ -173,7 +166,7 @@ extension TrainBatch {
                 let prompt = Array(a.tokens.inputIds[0..<a.tokens.labelStart])
                 let completion = Array(b.tokens.inputIds[b.tokens.labelStart...])
                 if prompt.isEmpty && completion.isEmpty { throw fail("examples[\(k)] (\(ids[k])): empty KL sequence") }
-                let e = rawExamples[k].objectValue!
+                let e = rawExamples[k]
                 var ref: Double? = nil
                 if let v = e["\(prefix)_kl_logp"], v != .null {
                     guard let d = v.doubleValue, d.isFinite else { throw fail("examples[\(k)] (\(ids[k])) \(prefix)_kl_logp is not a finite number") }
@@ -201,53 +194,10 @@ extension TrainBatch {
         } else {
             referenceModel = nil
         }
-        // Groups: a partition of the example positions.
-        var gs: [[Int]] = []
-        for (gi, g) in try field("groups").array().enumerated() {
-            guard let a = g.arrayValue, !a.isEmpty else { throw fail("groups[\(gi)] must be a non-empty array") }
-            gs.append(try a.map { (x) throws -> Int in
-                guard let k = x.intValue else { throw fail("groups[\(gi)] holds a non-integer") }
-                return k
-            })
-        }
-        var seen = [Bool](repeating: false, count: rawExamples.count)
-        for g in gs { for k in g {
-            guard k >= 0 && k < rawExamples.count && !seen[k] else {
-                throw fail("groups must use each of the \(rawExamples.count) example positions exactly once (position \(k))")
-            }
-            seen[k] = true
-        } }
-        if seen.contains(false) { throw fail("groups leave example positions out") }
-        // Matrices: one per group for embedding weighting, shaped (chosen × rejected) of the group.
-        var mats: [ContrastMatrix]? = nil
-        if weighting == "embedding" {
-            guard o["weights"] != nil && o["weights"] != .null else {
-                throw fail("embedding weighting without \"weights\" (one contrast matrix per group)")
-            }
-            let ws = try field("weights").array()
-            guard ws.count == gs.count else { throw fail("\(ws.count) weight matrices for \(gs.count) groups") }
-            mats = []
-            for (gi, m) in ws.enumerated() {
-                let rows = layout == .unpaired ? gs[gi].filter { sts[$0] == "chosen" }.count : gs[gi].count
-                let cols = layout == .unpaired ? gs[gi].count - rows : gs[gi].count
-                guard let rs = m.arrayValue, rs.count == rows else { throw fail("weights[\(gi)] must have \(rows) rows") }
-                var v: [Double] = []
-                v.reserveCapacity(rows * cols)
-                for (ri, r) in rs.enumerated() {
-                    guard let cs = r.arrayValue, cs.count == cols else { throw fail("weights[\(gi)][\(ri)] must have \(cols) values") }
-                    for c in cs {
-                        guard let x = c.doubleValue, x.isFinite else { throw fail("weights[\(gi)][\(ri)] holds a non-finite value") }
-                        v.append(x)
-                    }
-                }
-                mats!.append(ContrastMatrix(rows: rows, cols: cols, values: v))
-            }
-        }
-        var alpha = parameters.diagonalWeight
-        if weighting == "diagonal" {
-            guard o["diagonal_weight"] != nil else { throw fail("diagonal weighting without \"diagonal_weight\"") }
-            alpha = try field("diagonal_weight").double()
-        }
+        // Groups and matrices as TrainingBatch checked them; rpo-diagonal's α from a diagonal-weighted record.
+        let gs = tb.groups
+        let alpha = tb.weighting == .diagonal ? (tb.diagonalWeight ?? parameters.diagonalWeight) : parameters.diagonalWeight
+        let mats: [ContrastMatrix]? = tb.weights
         groups = gs.enumerated().map { gi, g in
             var t = TrainGroup(examples: g, chosen: [], rejected: [], kl: [], weights: mats?[gi],
                                diagonalWeight: loss == .rpoDiagonal ? alpha : nil)

@@ -29,10 +29,13 @@ public struct TrainRequest: Sendable {
 }
 
 public enum TrainSession {
+    /// Paths are kept absolute in the run's state, so that a resumed run finds them from any directory.
+    static func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+
     /// Builds the trainer of a new or resumed run. `note` receives one-line messages for standard error.
     public static func open(_ r: TrainRequest, note: (String) -> Void) throws -> Trainer {
         if let dir = r.resume { return try resume(dir, r, note: note) }
-        guard let model = r.model else { throw TrainError.configuration("--model is required (or --resume RUN_DIR)") }
+        guard let model = r.model.map(absolute) else { throw TrainError.configuration("--model is required (or --resume RUN_DIR)") }
         guard let loss = r.loss else { throw TrainError.configuration("--loss is required (or --resume RUN_DIR)") }
         var c = TrainerConfiguration(loss: loss)
         if let v = r.beta { c.parameters.beta = v }
@@ -48,7 +51,7 @@ public enum TrainSession {
         if let v = r.seed { c.seed = v }
         try c.validate()
         if !loss.usesReference, r.reference != nil { note("note: --reference is not used by \(loss.rawValue)") }
-        let referencePath = loss.usesReference ? (r.reference ?? model) : nil
+        let referencePath = loss.usesReference ? (r.reference.map(absolute) ?? model) : nil
         // The run directory first: a refusal must come before any expensive work.
         let run = try r.out.map { try RunDirectory(newRun: $0) }
         run?.keep = r.keepCheckpoints
@@ -71,9 +74,9 @@ public enum TrainSession {
         func check<T: Equatable>(_ flag: String, _ given: T?, _ saved: T) {
             if let g = given, g != saved { conflicts.append("\(flag) \(g) (the run has \(saved))") }
         }
-        check("--model", r.model, v.model)
+        check("--model", r.model.map(absolute), v.model)
         check("--loss", r.loss?.rawValue, c.loss.rawValue)
-        if let ref = r.reference, ref != v.reference { conflicts.append("--reference \(ref) (the run has \(v.reference ?? "none"))") }
+        if let ref = r.reference.map(absolute), ref != v.reference { conflicts.append("--reference \(ref) (the run has \(v.reference ?? "none"))") }
         check("--beta", r.beta, c.parameters.beta)
         check("--epsilon", r.epsilon, c.parameters.epsilon)
         check("--lambda", r.lambda, c.parameters.lambda)

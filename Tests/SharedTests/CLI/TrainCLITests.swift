@@ -229,4 +229,13 @@ import Testing
             #expect(r.stdoutText.contains(s), "--help mentions \(s)")
         }
     }
+
+    @Test func benchTrainRunsOnATinyShape() throws {
+        let r = try Tools.run("rpo-bench", ["train", "--shape", "tiny", "--pairs", "2", "--seq", "16", "--steps", "1", "--precomputed",
+                                           "--loss", "rpo-paired"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let o = try JSONParser.parse(r.stdoutText).objectValue!
+        #expect(o["bench"]?.stringValue == "train" && o["reference"]?.stringValue == "precomputed")
+        #expect((o["s_per_step"]?.doubleValue ?? -1) > 0 && o["parameters"]?.intValue == 19616)
+    }
 }

@@ -105,7 +105,7 @@ func expectFailure(_ fragments: String..., sourceLocation: SourceLocation = #_so
         u["examples"] = .array(items)
         Self.expectError(u, .rpoUnpaired, "status \"maybe\" is neither")
         var n = try Self.record("dpo"); n["examples"] = .array([])
-        Self.expectError(n, .dpo, "no examples")
+        Self.expectError(n, .dpo, "0 examples, batch_size 4")
         expectFailure("missing field \"step\"") { _ = try Self.decode(JSONObject([("layout", .string("paired"))]), .dpo) }
     }
 

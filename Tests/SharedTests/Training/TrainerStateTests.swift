@@ -118,14 +118,18 @@ import Testing
     }
 
     /// --score's log-probs train exactly as the reference model does, and the model is never loaded.
-    @Test(arguments: ["rpo-paired", "rpo-unpaired"])
-    func precomputedReferenceLogProbsTrainIdentically(_ name: String) throws {
+    @Test(arguments: [("rpo-paired", LossKind.rpoPaired), ("rpo-unpaired", .rpoUnpaired), ("rpo-unpaired", .kto)])
+    func precomputedReferenceLogProbsTrainIdentically(_ name: String, _ loss: LossKind) throws {
         let fx = try TrainFixture(name)
+        var conf = fx.configuration
+        conf.loss = loss
         let fingerprint = try ModelFiles.fingerprint(TrainFixture.modelDir)
         let sink = MemorySink()
         let writer = RecordWriter(sink)
+        var so = ScoreOptions()
+        so.kl = loss == .kto
         let s = try ReferenceScorer.run(model: try TrainFixture.model(), fingerprint: fingerprint,
-                                        input: try RecordReader(path: fx.batches), output: writer)
+                                        input: try RecordReader(path: fx.batches), output: writer, options: so)
         try writer.finish()
         #expect(s.records == 5)
         let dir = TempDir()
@@ -135,11 +139,12 @@ import Testing
         let ex0 = first["examples"]!.arrayValue![0].objectValue!
         #expect(ex0["reference_model"]?.stringValue == fingerprint)
         #expect(ex0[name == "rpo-paired" ? "reference_chosen_logp" : "reference_logp"]?.doubleValue != nil)
+        #expect((ex0["reference_kl_logp"]?.doubleValue != nil) == (loss == .kto))
 
-        let withModel = try fx.trainer()
+        let withModel = try fx.trainer(configuration: conf)
         let (mA, _) = try TrainFixture.run(withModel, fx.batches)
         var loaded = false
-        let precomputed = try Trainer(policy: try TrainFixture.model(), configuration: fx.configuration,
+        let precomputed = try Trainer(policy: try TrainFixture.model(), configuration: conf,
                                       provenance: withModel.provenance, referenceLoader: { loaded = true; return try TrainFixture.model() })
         let (mB, sB) = try TrainFixture.run(precomputed, scored)
         #expect(!loaded && !sB.referenceModelLoaded && sB.precomputedReferenceRecords == 5)
@@ -147,7 +152,7 @@ import Testing
         #expect(Self.weights(withModel.policy) == Self.weights(precomputed.policy))
 
         // Log-probs of another model are refused, unless allowed.
-        let other = try Trainer(policy: try TrainFixture.model(), configuration: fx.configuration,
+        let other = try Trainer(policy: try TrainFixture.model(), configuration: conf,
                                 provenance: RunProvenance(model: "x", reference: "x", referenceFingerprint: "sha256:other"),
                                 referenceLoader: nil)
         expectFailure("its reference log-probs come from \(fingerprint)", "is sha256:other") { _ = try TrainFixture.run(other, scored) }
@@ -217,12 +222,75 @@ import Testing
         let dir = TempDir()
         let s = SavedTrainingState(configuration: t.configuration, progress: t.progress, provenance: t.provenance,
                                    rmsprop: t.optimizerState.rmsprop, adamw: t.optimizerState.adamw)
+        try ModelFiles.save(t.policy, to: dir.path, companionsFrom: nil)  // first: it replaces the directory
         try s.write(to: dir.file("rpo_state"), model: t.policy)
-        try ModelFiles.save(t.policy, to: dir.path, companionsFrom: nil)
         let back = try SavedTrainingState.read(checkpoint: dir.path, model: t.policy)
         #expect(back.configuration == t.configuration && back.progress == t.progress && back.provenance == t.provenance)
         #expect(back.adamw!.expAvg == t.optimizerState.adamw!.expAvg && back.adamw!.expAvgSq == t.optimizerState.adamw!.expAvgSq)
         #expect(back.adamw!.stepCount == 5)
         #expect(Self.weights(try ModelFiles.load(dir.path)) == Self.weights(t.policy))
+    }
+
+    /// Every loss trains end to end on its layout, with finite metrics of its family.
+    @Test(arguments: LossKind.allCases)
+    func everyLossTrains(_ loss: LossKind) throws {
+        let run = loss.family == .sft ? "sft" : loss.family == .paired ? "rpo-paired" : "rpo-unpaired"
+        let fx = try TrainFixture(run)
+        var c = TrainerConfiguration(loss: loss)
+        c.learningRate = 1e-3
+        c.warmupSteps = 0
+        let t = try fx.trainer(configuration: c)
+        t.options.maxSteps = 2
+        let (m, s) = try TrainFixture.run(t, fx.batches)
+        #expect(m.count == 2 && s.steps == 2)
+        for o in m { for (k, v) in o { #expect(v.doubleValue?.isFinite ?? false, "\(loss.rawValue): \(k) = \(v)") } }
+        let keys = Set(m[0].keys)
+        #expect(keys.contains("loss/train") && keys.contains("grad_norm") && keys.contains("lr"))
+        switch loss.family {
+        case .sft: #expect(keys.contains("logps_train/chosen") && !keys.contains("rewards_train/chosen"))
+        case .paired: #expect(keys.contains("rewards_train/accuracies_elementwise") && keys.contains("logps_train/rejected"))
+        case .unpaired: #expect(keys.contains("rewards_train/accuracies") && keys.contains("rewards_train/margins"))
+        case .kto: #expect(keys.contains("rewards_train/KL_estimate"))
+        }
+    }
+
+    /// Upstream's skips: a record of one status is skipped whole; an RPO-unpaired group without both statuses is
+    /// left out of the step (the others are averaged); an incomplete last accumulation is not stepped.
+    @Test func skipsAsUpstream() throws {
+        let fx = try TrainFixture("rpo-unpaired")
+        let lines = try String(contentsOfFile: fx.batches, encoding: .utf8).split(separator: "\n").map(String.init)
+        func edited(_ k: Int, statuses: [String]) throws -> String {
+            var o = try JSONParser.parse(lines[k]).objectValue!
+            o["weighting"] = .string("uniform")
+            o["weights"] = nil
+            o["tau"] = nil
+            var exs = o["examples"]!.arrayValue!
+            for (i, st) in statuses.enumerated() {
+                var e = exs[i].objectValue!
+                e["status"] = .string(st)
+                exs[i] = .object(e)
+            }
+            o["examples"] = .array(exs)
+            return try JSONSerializer.string(.object(o))
+        }
+        let dir = TempDir()
+        let path = dir.file("skips.jsonl")
+        let allChosen = try edited(0, statuses: Array(repeating: "chosen", count: 8))
+        let oneGroup = try edited(1, statuses: ["chosen", "chosen", "chosen", "chosen", "chosen", "rejected", "chosen", "rejected"])
+        let normal = try edited(2, statuses: [])
+        try [allChosen, oneGroup, normal].joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        var c = fx.configuration
+        c.gradientAccumulation = 2
+        let t = try fx.trainer(configuration: c)
+        var telemetry: [JSONObject] = []
+        let (m, s) = try TrainFixture.run(t, path, perExample: { telemetry.append($0) })
+        #expect(s.recordsRead == 3 && s.skippedRecords == 1 && s.droppedGroups == 1 && s.steps == 1 && s.leftoverRecords == 0)
+        #expect(m.count == 1 && m[0]["counters/examples"]?.intValue == 16, "two records of 8 examples in the step")
+        #expect(Set(telemetry.compactMap { $0["batch"]?.intValue }) == [1, 2])
+        // The same with gradient accumulation 3: the two usable records never complete a step.
+        c.gradientAccumulation = 3
+        let u = try fx.trainer(configuration: c)
+        let (m2, s2) = try TrainFixture.run(u, path)
+        #expect(m2.isEmpty && s2.leftoverRecords == 2 && u.progress.updates == 0 && u.progress.recordsConsumed == 0)
     }
 }
