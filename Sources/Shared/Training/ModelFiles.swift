@@ -16,11 +16,12 @@ public enum ModelFiles {
         return FileManager.default.fileExists(atPath: path, isDirectory: &d) && d.boolValue
     }
 
-    /// Loads a causal LM from a Hugging Face directory.
+    /// Loads a causal LM from a Hugging Face directory or a GGUF file.
     public static func load(_ path: String) throws -> CausalLM {
         guard FileManager.default.fileExists(atPath: path) else { throw IOError(path, "no such model file or directory") }
+        if !isDirectory(path) && path.hasSuffix(".gguf") { return try CausalLM.load(gguf: path) }
         guard isDirectory(path) else {
-            throw IOError(path, "not a model directory (expected a Hugging Face directory with config.json and model.safetensors)")
+            throw IOError(path, "not a model directory or .gguf file (expected a Hugging Face directory with config.json and model.safetensors)")
         }
         let configPath = (path as NSString).appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
@@ -33,7 +34,8 @@ public enum ModelFiles {
     }
 
     /// Writes `model` as a Hugging Face directory at `directory` (created if needed): config.json,
-    /// model.safetensors, and the companion files found in `companionsFrom` (a model directory) if given.
+    /// model.safetensors, and the companion files found in `companionsFrom` if given: copied from a model
+    /// directory, or exported from a GGUF file's tokenizer (with generation_config.json).
     public static func save(_ model: CausalLM, to directory: String, companionsFrom source: String?) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config: [UInt8] = []
@@ -50,6 +52,10 @@ public enum ModelFiles {
                     try writeFile((directory as NSString).appendingPathComponent(name),
                                   [UInt8](try Data(contentsOf: URL(fileURLWithPath: from))))
                 }
+            }
+        } else if let src = source, !isDirectory(src), src.hasSuffix(".gguf") {
+            for f in try model.huggingFaceCompanions(gguf: src) {
+                try writeFile((directory as NSString).appendingPathComponent(f.name), f.bytes)
             }
         }
     }
