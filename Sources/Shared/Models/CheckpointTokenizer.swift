@@ -29,9 +29,12 @@ extension CausalLM {
         return try huggingFaceCompanions(gguf: g)
     }
 
+    /// generation_config.json for this model's config.
+    public func generationConfigFile() throws -> HFFile? { try Self.generationConfigFile(config: config) }
+
     /// generation_config.json as transformers 5.24 writes it for a model whose generation settings come from
     /// its config (`_from_model_config`, then the special token ids the config has), nil when it has none.
-    public func generationConfigFile() throws -> HFFile? {
+    public static func generationConfigFile(config: ModelConfig) throws -> HFFile? {
         let c = config.json
         var o: [(String, JSON)] = []
         for key in ["bos_token_id", "eos_token_id", "pad_token_id"] {

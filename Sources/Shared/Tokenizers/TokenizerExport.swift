@@ -75,7 +75,7 @@ extension Tokenizer {
         try field("version", .string("1.0"), indent: 2)
         try field("truncation", .null, indent: 2)
         try field("padding", .null, indent: 2)
-        try field("added_tokens", .array(addedTokensJSON()), indent: 2)
+        try field("added_tokens", .array(addedTokensJSON(err)), indent: 2)
         try field("normalizer", normalizer.map { try Self.json($0.steps, err) } ?? .null, indent: 2)
         try field("pre_tokenizer", preTokenizer.map { try Self.json($0.steps, err) } ?? .null, indent: 2)
         try field("post_processor", try postProcessorExportJSON(err), indent: 2)
@@ -111,8 +111,29 @@ extension Tokenizer {
         return t
     }
 
-    func addedTokensJSON() -> [JSON] {
+    /// The added tokens by id. HF does not read their ids back: a token in the model vocabulary takes its id
+    /// there, any other the next id after the vocabulary's size and the other such tokens before it
+    /// (added_vocabulary.rs `add_tokens`, as tokenizers 0.23.3 behaves). A token whose id differs from that
+    /// cannot be written.
+    func addedTokensJSON(_ err: TokenizerErrorContext) throws -> [JSON] {
         let sorted = added.tokens.enumerated().sorted { ($0.element.id, $0.offset) < ($1.element.id, $1.offset) }
+        let vocabSize = vocab.count
+        var maxId: Int? = nil
+        var seen: [[UInt8]: Int] = [:]
+        for (_, t) in sorted {
+            let key = Array(t.content.utf8)
+            if let first = seen[key] {
+                guard first == Int(t.id) else { throw err("added_tokens", "the added token \(Self.quoted(t.content)) has the ids \(first) and \(t.id); HF keeps one id per added token") }
+                continue
+            }
+            let inVocab = vocab.id(t.content)
+            let hf = inVocab ?? maxId.map { $0 >= vocabSize ? $0 + 1 : vocabSize } ?? vocabSize
+            guard hf == Int(t.id) else {
+                throw err("added_tokens", "the added token \(Self.quoted(t.content)) has id \(t.id), but HF tokenizers would give it id \(hf) (\(inVocab != nil ? "its id in the model vocabulary" : "added tokens outside the vocabulary are numbered from its size, \(vocabSize), without gaps"))")
+            }
+            if inVocab == nil { maxId = max(maxId ?? hf, hf) }
+            seen[key] = hf
+        }
         return sorted.map { _, t in
             .object(JSONObject([("id", .int(Int(t.id))), ("content", .string(t.content)), ("single_word", .bool(t.singleWord)),
                                 ("lstrip", .bool(t.lstrip)), ("rstrip", .bool(t.rstrip)), ("normalized", .bool(t.normalized)),
