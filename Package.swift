@@ -6,6 +6,7 @@ import PackageDescription
 // The tools: thin executables over Shared, one folder each under Sources/ (one name per line).
 let tools = [
     "rpo-bench",
+    "rpo-convert",
     "rpo-embed",
     "rpo-judge",
     "rpo-pairs",

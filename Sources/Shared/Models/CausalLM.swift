@@ -37,6 +37,8 @@ public final class CausalLM {
     public private(set) var gradients: TensorStorage?
     /// Keep only each block's input during training and recompute the block in backward.
     public var gradientCheckpointing = false
+    /// The GGUF file the model was loaded from: `save(to:)` exports its tokenizer into the directory.
+    public var ggufSource: String?
 
     let layers: [LayerOffsets]
     let embedOffset: Int, posEmbedOffset: Int?, finalNormW: Int, finalNormB: Int?, headOffset: Int

@@ -40,6 +40,7 @@ extension CausalLM {
         let source = try GGUFLlamaSource(file)
         let model = CausalLM(config: source.config)
         try model.load(from: source)
+        model.ggufSource = path
         return model
     }
 
@@ -47,9 +48,12 @@ extension CausalLM {
 
     /// Writes the model as a HF directory at `directory`: config.json (the decoded config object with
     /// `dtype` float32), model.safetensors (F32, `{"format": "pt"}` metadata) and copies of `extraFiles`
-    /// (tokenizer.json, tokenizer_config.json, ...). The directory appears complete or not at all: it is
-    /// written under a temporary name beside it, then renamed (an existing directory is replaced).
-    public func save(to directory: String, extraFiles: [String] = []) throws {
+    /// (tokenizer.json, tokenizer_config.json, ...). Unless `extraFiles` brings tokenizer files, `tokenizer`
+    /// (or, for a model loaded from a GGUF file, that file's tokenizer) is exported beside the weights with
+    /// a generation_config.json (CheckpointTokenizer.swift). The directory appears complete or not at all:
+    /// it is written under a temporary name beside it, then renamed (an existing directory is replaced).
+    public func save(to directory: String, extraFiles: [String] = [], tokenizer: Tokenizer? = nil) throws {
+        let generated = try companionsToWrite(besides: extraFiles, tokenizer: tokenizer)
         let fm = FileManager.default
         let url = URL(fileURLWithPath: directory).standardizedFileURL
         let parent = url.deletingLastPathComponent()
@@ -73,6 +77,7 @@ extension CausalLM {
                 let src = URL(fileURLWithPath: f)
                 try fm.copyItem(at: src, to: tmp.appendingPathComponent(src.lastPathComponent))
             }
+            for f in generated { try Data(f.bytes).write(to: tmp.appendingPathComponent(f.name)) }
             if fm.fileExists(atPath: url.path) {
                 let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(getpid())")
                 try fm.moveItem(at: url, to: old)

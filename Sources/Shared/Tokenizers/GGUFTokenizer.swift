@@ -103,10 +103,17 @@ extension Tokenizer {
             template.append(.special([Int32(eos)]))
         }
         let chat = md.contains("tokenizer.chat_template") ? try get("tokenizer.chat_template") { try md.string("tokenizer.chat_template") } : nil
+        // The model's context length, for tokenizer_config.json's model_max_length when exported.
+        var maxLength: Int? = nil
+        if md.contains("general.architecture"), let arch = try? md.string("general.architecture"),
+           md.contains("\(arch).context_length") {
+            maxLength = try get("\(arch).context_length") { try md.int("\(arch).context_length") }
+        }
         let parts = Tokenizer.Parts(source: path, normalizer: normalizer, preTokenizer: preTokenizer, model: model,
                                     postProcessor: PostProcessor(single: template), decoder: decoder, addedTokens: added,
                                     vocab: vocab, bosToken: nil, eosToken: nil, padToken: nil, unkToken: nil,
-                                    bosId: bos, eosId: eos, padId: pad, unkId: unk, chatTemplate: chat)
+                                    bosId: bos, eosId: eos, padId: pad, unkId: unk, chatTemplate: chat,
+                                    modelMaxLength: maxLength)
         return Tokenizer(parts)
     }
 

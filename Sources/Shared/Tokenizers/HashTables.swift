@@ -68,6 +68,14 @@ struct PairTable: Sendable {
         keys[s] = k; ranks[s] = rank; newIds[s] = newId; count += 1
     }
 
+    /// Calls `body(a, b, rank, newId)` for every pair, in table order (for export).
+    func forEach(_ body: (Int32, Int32, UInt32, Int32) throws -> Void) rethrows {
+        for s in 0..<keys.count where keys[s] != Self.empty {
+            try body(Int32(bitPattern: UInt32(truncatingIfNeeded: keys[s] >> 32)),
+                     Int32(bitPattern: UInt32(truncatingIfNeeded: keys[s])), ranks[s], newIds[s])
+        }
+    }
+
     /// (rank, new id) of the pair, rank UInt32.max when the pair does not merge.
     @inline(__always) func lookup(_ a: Int32, _ b: Int32) -> (UInt32, Int32) {
         let k = Self.key(a, b)
@@ -139,6 +147,15 @@ struct BytesTable {
         values.append(v)
         slots[s] = Int32(values.count)
         return true
+    }
+
+    /// Calls `body(key, value)` for every entry, in insertion order (for export).
+    func forEach(_ body: (UnsafeBufferPointer<UInt8>, (Int32, Int32)) throws -> Void) rethrows {
+        try arena.withUnsafeBufferPointer { a in
+            for i in 0..<values.count {
+                try body(UnsafeBufferPointer(rebasing: a[Int(keyStart[i])..<Int(keyStart[i] + keyLen[i])]), values[i])
+            }
+        }
     }
 
     mutating func insert(_ bytes: [UInt8], _ v: (Int32, Int32)) {

@@ -43,6 +43,12 @@ public final class Tokenizer: @unchecked Sendable {
     public let eosToken: String?
     /// The Jinja chat template (tokenizer_config.json, chat_template.jinja or GGUF metadata).
     public let chatTemplate: String?
+    /// The longest input the model takes (tokenizer_config.json `model_max_length`, or the GGUF's
+    /// `<arch>.context_length`), nil when unknown.
+    public let modelMaxLength: Int?
+    /// The post-processor as tokenizer.json wrote it (kept for export: the parsed form keeps only the
+    /// single-sequence template), nil for tokenizers from other sources.
+    let postProcessorJSON: JSON?
 
     private let poolLock = NSLock()
     private var pool: [EncodeScratch] = []
@@ -59,6 +65,8 @@ public final class Tokenizer: @unchecked Sendable {
         var bosToken: String?, eosToken: String?, padToken: String?, unkToken: String?
         var bosId: Int?, eosId: Int?, padId: Int?, unkId: Int?
         var chatTemplate: String?
+        var modelMaxLength: Int?
+        var postProcessorJSON: JSON?
     }
 
     init(_ p: Parts) {
@@ -78,6 +86,8 @@ public final class Tokenizer: @unchecked Sendable {
         addedById = byId
         specialIds = Set(p.addedTokens.filter { $0.special }.map { Int($0.id) })
         chatTemplate = p.chatTemplate
+        modelMaxLength = p.modelMaxLength
+        postProcessorJSON = p.postProcessorJSON
         func resolve(_ token: String?, _ id: Int?) -> (String?, Int?) {
             if let id { return (token ?? Self.lookupToken(id, byId, p.addedTokens, mt), id) }
             guard let token else { return (nil, nil) }

@@ -87,6 +87,7 @@ extension Tokenizer {
         var parts = Tokenizer.Parts(source: path, normalizer: normalizer, preTokenizer: preTokenizer, model: model,
                                     postProcessor: postProcessor, decoder: decoder, addedTokens: addedTokens,
                                     vocab: vocab)
+        if let pp = root["post_processor"], !pp.isNull { parts.postProcessorJSON = pp }
         try readConfig(directory: directory, into: &parts)
         if parts.unkToken == nil, let u = modelJSON["unk_token"]?.stringValue { parts.unkToken = u }
         return Tokenizer(parts)
@@ -111,6 +112,8 @@ extension Tokenizer {
             if let s = tokenString(o["eos_token"]) { parts.eosToken = s }
             if let s = tokenString(o["pad_token"]) { parts.padToken = s }
             if let s = tokenString(o["unk_token"]) { parts.unkToken = s }
+            // transformers writes int(1e30) for "no limit"; only a plausible length is kept.
+            if let n = o["model_max_length"]?.intValue, n > 0, n < 1 << 40 { parts.modelMaxLength = n }
             if let t = o["chat_template"] {
                 if let s = t.stringValue { parts.chatTemplate = s }
                 else if let arr = t.arrayValue {

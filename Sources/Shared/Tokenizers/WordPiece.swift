@@ -9,6 +9,8 @@ struct WordPieceModel: Sendable {
     /// Tokens with the prefix, keyed by the bytes after it.
     let continuations: UncheckedSendable<BytesTable>
     let unkId: Int32
+    /// The continuing-subword prefix ("##").
+    let prefix: String
     let maxInputCharsPerWord: Int
 
     init(vocab: Vocabulary, unkId: Int32, prefix: String, maxInputCharsPerWord: Int) {
@@ -24,6 +26,7 @@ struct WordPieceModel: Sendable {
         }
         starts = UncheckedSendable(s); continuations = UncheckedSendable(c)
         self.unkId = unkId
+        self.prefix = prefix
         self.maxInputCharsPerWord = maxInputCharsPerWord
     }
 

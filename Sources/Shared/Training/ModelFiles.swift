@@ -21,8 +21,9 @@ public enum ModelFiles {
         return try CausalLM.load(path: path)
     }
 
-    /// Writes `model` as a Hugging Face directory at `directory` with the companion files found in the model
-    /// directory `source` (none for a GGUF source).
+    /// Writes `model` as a Hugging Face directory at `directory` (replaced as a whole) with the companion files
+    /// of `source`: copied from a model directory, or exported from a GGUF file's tokenizer (with
+    /// generation_config.json).
     public static func save(_ model: CausalLM, to directory: String, companionsFrom source: String?) throws {
         var extra: [String] = []
         if let src = source, isDirectory(src) {
@@ -30,8 +31,13 @@ public enum ModelFiles {
                 let f = (src as NSString).appendingPathComponent(name)
                 if FileManager.default.fileExists(atPath: f) { extra.append(f) }
             }
+            try model.save(to: directory, extraFiles: extra)
+        } else if let src = source, FileManager.default.fileExists(atPath: src) {
+            // a GGUF source: its tokenizer exported (also when `model` was resumed from a checkpoint directory)
+            try model.save(to: directory, extraFiles: [], tokenizer: Tokenizer.load(path: src))
+        } else {
+            try model.save(to: directory, extraFiles: [])
         }
-        try model.save(to: directory, extraFiles: extra)
     }
 
     /// The fingerprint of a model's weights and tokenizer: "sha256:" + SHA-256 over the bytes of its weight
