@@ -36,7 +36,7 @@ struct Train: ParsableCommand {
         let r = try TrainBenchmark.run(o)
         try emit([("bench", .string("train")), ("shape", .string(shape)), ("loss", .string(loss)), ("pairs", .int(pairs)),
                   ("seq", .int(seq)), ("reference", .string(precomputed ? "precomputed" : "model")),
-                  ("s_per_step", rounded(r.secondsPerStep, 3)), ("cpu_s_per_step", rounded(r.cpuSecondsPerStep, 3)),
+                  ("s_per_step", rounded(r.secondsPerStep, 6)), ("cpu_s_per_step", rounded(r.cpuSecondsPerStep, 6)),
                   ("tokens_per_s", rounded(r.tokensPerSecond)),
                   ("peak_rss_mb", .int(r.peakRSSBytes >> 20)), ("parameters", .int(r.parameters))])
     }
