@@ -8,38 +8,47 @@ import Shared
 struct RpoEmbed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpo-embed",
-        abstract: "Add sentence embeddings to records, as sentence-transformers' encode() computes them.",
+        abstract: "Add sentence embeddings to records, as sentence-transformers computes them.",
         discussion: """
-        Each record's text field (default "prompt", the post-truncation prompt text of rpo-tokenize's example
-        and item records) is embedded and the vector added as a new field (default "prompt_embedding"),
-        appended after the existing fields; a record that already has that field gets it replaced in place.
-        Every other field passes through unchanged, in order. Records stream in batches of --batch-size, and
-        are written in input order.
+        Each record's text field (default "prompt", the post-truncation prompt text
+        of rpo-tokenize's example and item records) is embedded and the vector added
+        as a new field (default "prompt_embedding") after the existing fields; a
+        record that already has that field gets it replaced in place. Every other
+        field passes through unchanged, in order. Records stream in batches of
+        --batch-size and are written in input order.
 
-        The embedding is what SentenceTransformer(DIR).encode(texts) returns (sentence-transformers 6.2):
-        WordPiece with [CLS]/[SEP], inputs cut to max_seq_length word-pieces keeping the start (256 for
-        all-MiniLM-L6-v2; tokenizer.json's own truncation and padding are ignored), BERT, the directory's
-        pooling (mean for all-MiniLM-L6-v2; cls, max, mean_sqrt_len_tokens, weightedmean and lasttoken too),
-        its Dense modules, and L2 normalisation when the directory has a Normalize module. A plain Hugging
-        Face BERT directory (config.json, tokenizer.json, model.safetensors) gets mean pooling without
-        normalisation, as sentence-transformers builds it. Values are float32, written in their shortest
-        round-trip form. The output does not depend on --batch-size or on the number of threads.
+        The embedding is what SentenceTransformer(DIR).encode(texts) returns
+        (sentence-transformers 6.2): WordPiece with [CLS]/[SEP], inputs cut to
+        max_seq_length word-pieces keeping the start (256 for all-MiniLM-L6-v2;
+        tokenizer.json's own truncation and padding are ignored), BERT, the
+        directory's pooling (mean for all-MiniLM-L6-v2; cls, max,
+        mean_sqrt_len_tokens, weightedmean and lasttoken too), its Dense modules,
+        and L2 normalisation when the directory has a Normalize module. A plain
+        Hugging Face BERT directory (config.json, tokenizer.json,
+        model.safetensors) gets mean pooling without normalisation, as
+        sentence-transformers builds it. Values are float32, written in their
+        shortest round-trip form. The output does not depend on --batch-size or
+        on the number of threads.
 
-        Model: --model DIR, else $RPO_EMBED_MODEL, else models/all-MiniLM-L6-v2 in the current directory
-        (`make models` puts it in the repository).
+        Model: --model DIR, else $RPO_EMBED_MODEL, else models/all-MiniLM-L6-v2
+        in the current directory (`make models` puts it in the repository).
 
         Input (JSON Lines; zstd, gzip or plain):
-          {"prompt": "\\n<|user|>\\nHow do I ...\\n<|assistant|>\\n", ...any other fields}
+          {"prompt": "\\n<|user|>\\nHow do I ...\\n<|assistant|>\\n", ...}
         Output:
-          {"prompt": "...", ...the same fields..., "prompt_embedding": [0.0123, -0.0456, ...384 floats]}
-        With --text, each input line (blank lines included) is one text and the output is
+          {"prompt": "...", ...the same fields...,
+           "prompt_embedding": [0.0123, -0.0456, ...384 floats]}
+        With --text, each input line (blank lines included) is one text and the
+        output is
           {"text": "the line", "embedding": [...]}
         (--field and --into rename these two fields).
 
         Examples:
-          rpo-tokenize --dataset hh --tokenizer DIR hh.jsonl.gz | rpo-embed | rpo-pairs --layout paired -o batches.zst
+          rpo-tokenize --dataset hh --tokenizer DIR hh.jsonl.gz \\
+            | rpo-embed | rpo-pairs --layout paired -o batches.zst
           cat sentences.txt | rpo-embed --text --no-compress
-          rpo-embed --model my-sbert-dir --field question --into q_vec questions.jsonl -o questions.emb.jsonl.zst
+          rpo-embed --model my-sbert-dir --field question --into q_vec \\
+            questions.jsonl -o questions.emb.jsonl.zst
         """)
 
     @OptionGroup var inputOptions: InputOptions
