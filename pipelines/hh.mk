@@ -46,7 +46,9 @@ VARIANTS     ?= dpo rpo-paired-0.25 rpo-paired-0.5 rpo-paired-0.75 rpo-unpaired-
 SAMPLE_ARGS  ?= --top-p 0.95 --max-length 512
 JUDGE        ?= $(if $(OPENAI_API_KEY),api,local)
 JUDGE_MODEL  ?= $(MODEL)
-JUDGE_ARGS   ?= $(if $(filter api,$(JUDGE)),--judge api --api-model gpt-4-0613,--judge local --local-model $(JUDGE_MODEL))
+# The API judge as the paper (one seeded order); a local judge in both orders with balanced position
+# calibration (small models mostly pick a position; rpo-judge --help).
+JUDGE_ARGS   ?= $(if $(filter api,$(JUDGE)),--judge api --api-model gpt-4-0613,--judge local --calibrate --local-model $(JUDGE_MODEL))
 
 TOOLS := $(BIN)/rpo-tokenize $(BIN)/rpo-embed $(BIN)/rpo-pairs $(BIN)/rpo-train $(BIN)/rpo-sample $(BIN)/rpo-judge
 

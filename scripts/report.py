@@ -42,6 +42,13 @@ def fmt(x, digits=3):
     return f"{x:.{digits}f}"
 
 
+def mean(records, key):
+    """Mean of `key` over the records that have it (the element-wise accuracy falls back to upstream's)."""
+    vals = [r.get(key, r.get("rewards_train/accuracies") if key.endswith("_elementwise") else None) for r in records]
+    vals = [v for v in vals if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -51,7 +58,8 @@ def main():
     for v in variants:
         s = load_json(os.path.join(out, v, "summary.json"))
         m = load_metrics(os.path.join(out, v, "metrics.jsonl"))
-        last = m[-1] if m else {}
+        q = max(1, math.ceil(len(m) / 4))  # training metrics: means over the first and the last quarter of steps
+        acc = "rewards_train/accuracies_elementwise"
         ci = s.get("win_rate_ci95") or [None, None]
         rows.append({
             "variant": v,
@@ -67,10 +75,15 @@ def main():
             "policy_mean_chars": fmt(s["candidate"].get("mean_chars"), 1),
             "chosen_mean_chars": fmt(s["baseline"].get("mean_chars"), 1),
             "steps": len(m),
-            "final_loss": fmt(last.get("loss/train")),
-            "final_margin": fmt(last.get("rewards_train/margins")),
-            "final_accuracy": fmt(last.get("rewards_train/accuracies_elementwise", last.get("rewards_train/accuracies"))),
+            "first_loss": fmt(mean(m[:q], "loss/train")),
+            "last_loss": fmt(mean(m[-q:], "loss/train")),
+            "first_margin": fmt(mean(m[:q], "rewards_train/margins")),
+            "last_margin": fmt(mean(m[-q:], "rewards_train/margins")),
+            "first_accuracy": fmt(mean(m[:q], acc)),
+            "last_accuracy": fmt(mean(m[-q:], acc)),
             "judge": s.get("judge", ""),
+            "judge_orders": "both, calibrated" if s.get("calibrated") else "both" if s.get("both_orders") else "seeded",
+            "first_position_rate_pct": pct(s.get("first_position_rate")),
         })
         if m:
             curves[v] = m
@@ -81,18 +94,24 @@ def main():
         w.writerows(rows)
 
     lines = [
-        "| variant | win rate % (95% CI) | wins / losses / ties | unparsed / failed | mean chars (policy / chosen) | steps | final loss | final margin | final accuracy |",
+        "| variant | win rate % (95% CI) | wins / losses / ties | unparsed / failed | mean chars (policy / chosen) | steps | loss | margin | accuracy |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        def span(k):
+            return "n/a" if r["first_" + k] == "n/a" else f"{r['first_' + k]} → {r['last_' + k]}"
         lines.append(
             f"| {r['variant']} | {r['win_rate_pct']} ({r['ci95_low_pct']}-{r['ci95_high_pct']}) | "
             f"{r['wins']} / {r['losses']} / {r['ties']} | {r['unparsed']} / {r['failed']} | "
-            f"{r['policy_mean_chars']} / {r['chosen_mean_chars']} | {r['steps']} | {r['final_loss']} | "
-            f"{r['final_margin']} | {r['final_accuracy']} |")
-    judge = rows[0]["judge"]
+            f"{r['policy_mean_chars']} / {r['chosen_mean_chars']} | {r['steps']} | {span('loss')} | "
+            f"{span('margin')} | {span('accuracy')} |")
+    judge, orders = rows[0]["judge"], rows[0]["judge_orders"]
+    firsts = ", ".join(f"{r['variant']} {r['first_position_rate_pct']}%" for r in rows)
     note = (f"\nWin rate = wins / comparisons against the dataset's chosen response (rpo-method.md §15.6: ties and "
-            f"failures count against both sides); judge: {judge}; interval: bootstrap percentile over comparisons.\n")
+            f"failures count against both sides); interval: bootstrap percentile over comparisons. Judge: {judge}, "
+            f"orders: {orders}; presentations won by the text shown first: {firsts}. Loss, margin and accuracy "
+            f"(rpo-train's loss/train, rewards_train/margins, rewards_train/accuracies_elementwise): means over the "
+            f"first and the last quarter of the optimizer steps.\n")
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n" + note)
 

@@ -32,6 +32,12 @@ struct RpoJudge: AsyncParsableCommand {
         "logprobs" (of the two labels). With --both-orders, "swapped" holds the
         reversed presentation {order, winner, status, raw, error, attempts,
         seconds} and winner is the common verdict, "tie" if they disagree.
+        With --calibrate (both orders, label log-probabilities needed: the local
+        judge), winner is the sign of "calibrated_margin": the candidate's label
+        log-prob minus the baseline's, summed over the two orders, so that a
+        constant preference for a position cancels (balanced position
+        calibration, arXiv 2305.17926). Small local judges mostly pick a
+        position; calibrated, their content preference decides.
 
         Judges: --judge api sends the official request (temperature 0,
         max_tokens 10) to an OpenAI-compatible chat/completions endpoint.
@@ -77,6 +83,7 @@ struct RpoJudge: AsyncParsableCommand {
     @Flag(name: .customLong("no-api-key"), help: "Send no key (local servers).") var noAPIKey = false
     @Option(name: .customLong("local-model"), help: "Chat model for --judge local: a llama .gguf file or a HF directory.") var localModel: String?
     @Flag(name: .customLong("both-orders"), help: "Judge each comparison in both orders; disagreement is a tie.") var bothOrders = false
+    @Flag(help: "Both orders, decided by their summed label log-prob margins (local judge).") var calibrate = false
     @Option(name: .customLong("max-comparisons"), help: "Judge the first N records (0: all).") var maxComparisons = 256
     @Option(help: "Seed of the orders (as upstream -s), the API request and the bootstrap.") var seed: UInt64 = 0
     @Option(help: "API requests in flight at once.") var concurrency = 4
@@ -100,7 +107,8 @@ struct RpoJudge: AsyncParsableCommand {
         guard candidate != baseline else { throw CLIError.usage("--candidate and --baseline name the same field") }
         guard maxComparisons >= 0, bootstrap >= 1 else { throw CLIError.usage("--max-comparisons must be >= 0 and --bootstrap >= 1") }
         (o.candidateKey, o.baselineKey, o.promptKey, o.idKey) = (candidate, baseline, promptKey, idKey)
-        (o.seed, o.bothOrders, o.bootstrapResamples, o.retryFailed) = (seed, bothOrders, bootstrap, retryFailed)
+        (o.seed, o.bothOrders, o.bootstrapResamples, o.retryFailed) = (seed, bothOrders || calibrate, bootstrap, retryFailed)
+        o.calibrated = calibrate
         o.maxComparisons = maxComparisons == 0 ? nil : maxComparisons
         if let t = tokenizer { o.lengthTokenizer = try Tokenizer.load(path: t) }
         return o
@@ -139,6 +147,9 @@ struct RpoJudge: AsyncParsableCommand {
         try await Tool.runAsync("rpo-judge", display: display) { diag in
             let options = try runOptions()
             let judgeBackend = try backend()
+            if calibrate && !(judgeBackend is LocalJudge) {
+                throw CLIError.usage("--calibrate needs the judge's label log-probabilities: use --judge local")
+            }
             if resume && (output.output == nil || output.output == "-" || output.compression != .none) {
                 throw CLIError.usage("--resume appends to a plain JSON Lines file: give -o FILE.jsonl (or -o FILE --no-compress)")
             }

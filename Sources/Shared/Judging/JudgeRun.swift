@@ -14,6 +14,9 @@ public struct JudgeRunOptions: Sendable {
     public var seed: UInt64 = 0
     /// Judge every comparison in both orders; different verdicts make a tie.
     public var bothOrders = false
+    /// With `bothOrders`: decide each comparison by the label log-probabilities of both orders together
+    /// (balanced position calibration, `ComparisonResult.calibratedMargin`); needs a judge that scores labels.
+    public var calibrated = false
     /// Judge only the first N records (upstream -mc); nil: all.
     public var maxComparisons: Int? = 256
     public var bootstrapResamples = 10_000
@@ -97,7 +100,7 @@ public enum JudgeRun {
                 results[i] = try ComparisonResult.read(rec, item: items[i], source: prev.source, line: line,
                                                        template: options.template, candidateKey: options.candidateKey,
                                                        baselineKey: options.baselineKey, judge: backend.name,
-                                                       bothOrders: options.bothOrders)
+                                                       bothOrders: options.bothOrders, calibrated: options.calibrated)
             }
         }
         let resumed = results.filter { $0 != nil }.count
@@ -142,7 +145,7 @@ public enum JudgeRun {
                 while nextWrite < todo.count {
                     let j = todo[nextWrite]
                     guard replies[j].allSatisfy({ $0 != nil }) else { break }
-                    let r = ComparisonResult(item: items[j], presentations: replies[j].map { $0! })
+                    let r = ComparisonResult(item: items[j], presentations: replies[j].map { $0! }, calibrated: options.calibrated)
                     let rec = r.record(candidateKey: options.candidateKey, baselineKey: options.baselineKey,
                                        task: template.task, judge: backend.name)
                     try sink.write(rec)

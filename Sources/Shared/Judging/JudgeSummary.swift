@@ -10,6 +10,8 @@ public struct JudgeSummary: Sendable {
     public let baselineKey: String
     public let seed: UInt64
     public let bothOrders: Bool
+    /// Decided by balanced position calibration (--calibrate).
+    public let calibrated: Bool
     public let rates: WinRates
     public let intervals: BootstrapIntervals
     public let resamples: Int
@@ -43,6 +45,7 @@ public struct JudgeSummary: Sendable {
         baselineKey = options.baselineKey
         seed = options.seed
         bothOrders = options.bothOrders
+        calibrated = options.calibrated
         let outcomes = results.map(\.outcome)
         rates = WinRates(outcomes)
         resamples = options.bootstrapResamples
@@ -76,6 +79,7 @@ public struct JudgeSummary: Sendable {
         o["judge"] = .string(judge)
         o["seed"] = seed <= UInt64(Int.max) ? .int(Int(seed)) : .string(String(seed))
         o["both_orders"] = .bool(bothOrders)
+        o["calibrated"] = .bool(calibrated)
         o["attempts"] = .int(rates.attempts)
         o["candidate"] = .object(JSONObject([("name", .string(candidateKey)), ("wins", .int(rates.candidateWins)),
                                              ("win_rate", num(rates.winRate)), ("mean_chars", num(candidateMeanChars)),
@@ -114,7 +118,7 @@ public struct JudgeSummary: Sendable {
         func ci(_ i: Interval?) -> String { i.map { String(format: " [%.2f%%, %.2f%%]", $0.lower * 100, $0.upper * 100) } ?? "" }
         func mean(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "n/a" }
         var l: [String] = []
-        l.append("\(candidateKey) vs \(baselineKey): \(rates.attempts) comparisons (\(task.rawValue), judge \(judge), seed \(seed)\(bothOrders ? ", both orders" : ""))")
+        l.append("\(candidateKey) vs \(baselineKey): \(rates.attempts) comparisons (\(task.rawValue), judge \(judge), seed \(seed)\(calibrated ? ", both orders calibrated" : bothOrders ? ", both orders" : ""))")
         l.append("win rate of \(candidateKey): \(pct(rates.winRate)) (\(rates.candidateWins)/\(rates.attempts))\(intervals.winRate == nil ? "" : ", 95% CI")\(ci(intervals.winRate)); of \(baselineKey): \(pct(rates.baselineWinRate)) (\(rates.baselineWins)/\(rates.attempts))")
         l.append("decided \(rates.decided) (ties \(rates.ties)), unparsed \(rates.unparsed), failed \(rates.failed); \(candidateKey) wins \(pct(rates.winRateDecided)) of decided\(ci(intervals.winRateDecided)), ties as half \(pct(rates.scoreDecided))\(ci(intervals.scoreDecided))")
         var len = "mean length: \(candidateKey) \(mean(candidateMeanChars)) chars, \(baselineKey) \(mean(baselineMeanChars)) chars"

@@ -75,12 +75,38 @@ public struct Presentation: Sendable {
 public struct ComparisonResult: Sendable {
     public var item: JudgeItem
     public var presentations: [Presentation]
+    /// Both orders decided together by their label log-probabilities (`calibratedMargin`), not by their
+    /// separate verdicts (`--calibrate`).
+    public var calibrated: Bool
+
+    public init(item: JudgeItem, presentations: [Presentation], calibrated: Bool = false) {
+        self.item = item; self.presentations = presentations; self.calibrated = calibrated
+    }
+
+    /// Balanced position calibration (Wang et al. 2023, "Large Language Models are not Fair Evaluators",
+    /// arXiv 2305.17926, §3.2) with the judge's label log-probabilities as its scores: the candidate's label
+    /// log-prob minus the baseline's, summed over the two orders. A preference for a position adds to one
+    /// order what it takes from the other, so it cancels; positive favours the candidate. Nil unless both
+    /// orders were scored.
+    public var calibratedMargin: Double? {
+        guard presentations.count == 2 else { return nil }
+        var m = 0.0
+        for p in presentations {
+            guard p.status == .ok, let lp = p.logProbs, lp.count == 2 else { return nil }
+            m += p.order[0] == .candidate ? lp[0] - lp[1] : lp[1] - lp[0]
+        }
+        return m
+    }
 
     /// One presentation: its verdict. Two (both orders): the same side twice wins, different verdicts are a
     /// tie (position bias), and no verdict in either order is no verdict (failed before unparsed).
+    /// Calibrated: the sign of `calibratedMargin` (zero is a tie).
     public var outcome: ComparisonOutcome {
         if presentations.contains(where: { $0.status == .failed }) { return .failed }
         if presentations.contains(where: { $0.status == .unparsed }) { return .unparsed }
+        if calibrated, let m = calibratedMargin {
+            return m > 0 ? .candidate : m < 0 ? .baseline : .tie
+        }
         let w = presentations.map { $0.winner }
         if w.dropFirst().contains(where: { $0 != w[0] }) { return .tie }
         switch w[0] {
@@ -126,6 +152,7 @@ public struct ComparisonResult: Sendable {
             presentations[1].fields(into: &s, includeVerdict: true)
             o["swapped"] = .object(s)
         }
+        if calibrated { o["calibrated_margin"] = calibratedMargin.map { .double($0) } ?? .null }
         o["candidate_chars"] = .int(item.candidateChars)
         o["baseline_chars"] = .int(item.baselineChars)
         if let c = item.candidateTokens, let b = item.baselineTokens {
@@ -173,7 +200,8 @@ extension ComparisonResult {
     /// (sides, task, judge, seeded order, one or both orders). The verdicts are decided again from the stored
     /// answers, as they were when written.
     public static func read(_ o: JSONObject, item: JudgeItem, source: String, line: Int, template: JudgeTemplate,
-                            candidateKey: String, baselineKey: String, judge: String, bothOrders: Bool) throws -> ComparisonResult {
+                            candidateKey: String, baselineKey: String, judge: String, bothOrders: Bool,
+                            calibrated: Bool = false) throws -> ComparisonResult {
         func fail(_ m: String) -> RecordError { RecordError(source: source, record: line, m) }
         let f = { (k: String) in o.field(k, source: source, record: line) }
         for (k, want) in [("candidate", candidateKey), ("baseline", baselineKey), ("task", template.task.rawValue), ("judge", judge)] {
@@ -195,7 +223,10 @@ extension ComparisonResult {
         default:
             throw fail(bothOrders ? "this judgment has one order but the run uses --both-orders" : "this judgment has both orders but the run does not use --both-orders")
         }
-        let r = ComparisonResult(item: item, presentations: ps)
+        if f("calibrated_margin").exists != calibrated {
+            throw fail(calibrated ? "this judgment was made without --calibrate but the run uses it" : "this judgment was made with --calibrate but the run does not use it")
+        }
+        let r = ComparisonResult(item: item, presentations: ps, calibrated: calibrated)
         let stored = f("winner")
         let want: JSON = r.record(candidateKey: candidateKey, baselineKey: baselineKey, task: template.task, judge: judge)["winner"]!
         if stored.value != want {

@@ -95,6 +95,10 @@ import Testing
         #expect(labels.status == 64 && labels.stderr.contains("labels must be two different characters"))
         let sides = try Tools.run("rpo-judge", ["--task", "dialogue", "--candidate", "chosen", "--judge", "api", "--no-api-key"], stdin: Self.input(1))
         #expect(sides.status == 64 && sides.stderr.contains("name the same field"))
+        let calibrate = try Tools.run("rpo-judge", ["--task", "dialogue", "--judge", "api", "--api-base", server.baseURL,
+                                                    "--no-api-key", "--calibrate"], stdin: Self.input(1))
+        #expect(calibrate.status == 64 && calibrate.stderr.contains("--calibrate needs the judge's label log-probabilities"),
+                "\(calibrate.stderr)")
         #expect(server.requests.isEmpty)
         let noModel = try Tools.run("rpo-judge", ["--task", "dialogue", "--judge", "local"], stdin: Self.input(1))
         #expect(noModel.status == 64 && noModel.stderr.contains("--judge local needs --local-model"), "\(noModel.stderr)")

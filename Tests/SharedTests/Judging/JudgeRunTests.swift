@@ -329,6 +329,62 @@ struct TableJudge: JudgeBackend {
         }
     }
 
+    @Test func calibrationCancelsAConstantPositionPreference() async throws {
+        var options = JudgeRunOptions(template: try JudgeTemplate(task: .dialogue))
+        options.bootstrapResamples = 10
+        options.bothOrders = true
+        options.calibrated = true
+        let its = try judgeItems(JudgeRunTests.samples(4), options: options)
+        // A judge with a position bias of +2 nats for label 1 and a content preference c (nats, + for the
+        // candidate): label logits [2 + c/2, -c/2] with the candidate first, [2 - c/2, c/2] with it second.
+        // Every presentation picks label 1, so the two orders always disagree; the calibrated margin is
+        // (2 + c) + (c - 2) = 2c whatever the bias. Comparisons: c = 0.5, -0.25, 0 (a tie), 3 (no bias can hide).
+        let prefs = [0.5, -0.25, 0.0, 3.0]
+        let judge = TableJudge { r in
+            let c = prefs[r.index]
+            let candidateFirst = r.messages[1].content.contains("Response 1: Policy")
+            let l = candidateFirst ? [2 + c / 2, -c / 2] : [2 - c / 2, c / 2]
+            // log-softmax over the two labels, as a model's next-token log-probs restricted to them
+            let lse = log(exp(l[0]) + exp(l[1]))
+            return JudgeReply(labelLogProbs: l.map { $0 - lse })
+        }
+        let sink = CollectingSink()
+        let (s, _) = try await JudgeRun.run(items: its, options: options, backend: judge, sink: sink)
+        #expect(sink.records.map { $0["winner"]! } == [.string("candidate"), .string("baseline"), .string("tie"), .string("candidate")])
+        // the margins are 2c up to the rounding of log-softmax in Double (1e-12)
+        for (k, rec) in sink.records.enumerated() {
+            let m = rec["calibrated_margin"]?.doubleValue ?? .nan
+            #expect(abs(m - 2 * prefs[k]) < 1e-12, "comparison \(k): margin \(m)")
+        }
+        #expect(s.calibrated && s.disagreements == 3 && s.firstPositionWins == 7)  // c = 3: the second text wins once
+        #expect(s.json["calibrated"] == .bool(true))
+        // Uncalibrated, the same replies are ties whenever the orders disagree.
+        var plain = options
+        plain.calibrated = false
+        let sink2 = CollectingSink()
+        _ = try await JudgeRun.run(items: its, options: plain, backend: judge, sink: sink2)
+        #expect(sink2.records.map { $0["winner"]! } == [.string("tie"), .string("tie"), .string("tie"), .string("candidate")])
+        #expect(sink2.records.allSatisfy { $0["calibrated_margin"] == nil })
+        // Read back: the same verdicts; a calibrated record in an uncalibrated run (and the reverse) is refused.
+        for (k, rec) in sink.records.enumerated() {
+            let back = try ComparisonResult.read(rec, item: its[k], source: "x", line: k + 1, template: options.template,
+                                                 candidateKey: "policy", baselineKey: "chosen", judge: "table",
+                                                 bothOrders: true, calibrated: true)
+            #expect(back.record(candidateKey: "policy", baselineKey: "chosen", task: .dialogue, judge: "table") == rec)
+        }
+        let e1 = #expect(throws: RecordError.self) {
+            try ComparisonResult.read(sink.records[0], item: its[0], source: "x", line: 1, template: options.template,
+                                      candidateKey: "policy", baselineKey: "chosen", judge: "table", bothOrders: true)
+        }
+        #expect(e1?.description == "x:1: this judgment was made with --calibrate but the run does not use it")
+        let e2 = #expect(throws: RecordError.self) {
+            try ComparisonResult.read(sink2.records[0], item: its[0], source: "x", line: 1, template: options.template,
+                                      candidateKey: "policy", baselineKey: "chosen", judge: "table", bothOrders: true,
+                                      calibrated: true)
+        }
+        #expect(e2?.description == "x:1: this judgment was made without --calibrate but the run uses it")
+    }
+
     @Test func judgmentLogRejectsWhatItCannotResume() throws {
         let dir = TempDir()
         let zst = dir.file("j.jsonl")
