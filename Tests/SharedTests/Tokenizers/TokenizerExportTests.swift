@@ -246,6 +246,12 @@ struct TokenizerExportTests {
         for name in ["model.safetensors", "generation_config.json"] + Tokenizer.huggingFaceFileNames {
             #expect(mf[name] == saved[name], "ModelFiles.save: \(name)")
         }
+        // A resumed run: the policy comes back from a checkpoint directory (no GGUF source of its own), and
+        // its next checkpoint still carries the tokenizer of the run's GGUF model, byte for byte.
+        let resumed = try ModelFiles.load(tmp.file("mf"))
+        #expect(resumed.ggufSource == nil)
+        try ModelFiles.save(resumed, to: tmp.file("resumed"), companionsFrom: gguf)
+        #expect(try ExportFixtures.files(tmp.file("resumed")) == mf)
     }
 
     /// Which files save(to:) adds: none for a model from a directory (as before), the given tokenizer's,
