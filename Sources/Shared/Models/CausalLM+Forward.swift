@@ -52,7 +52,7 @@ extension CausalLM {
 
     /// Gathers the scored rows of the last residual and applies the final norm: xs -> ys.
     func headNorm(_ pb: PackedBatch) {
-        let C = config.hiddenSize, P = parameters.pointer
+        let C = config.hiddenSize
         let xL = lastResidual, xs = ws.ptr(.xs)
         for (r, n) in pb.rows.enumerated() { (xs + r * C).update(from: xL + n * C, count: C) }
         norm(ws.ptr(.ys), mean: ws.ptr(.fmean), rstd: ws.ptr(.frstd), xs, w: finalNormW, b: finalNormB, N: pb.R)

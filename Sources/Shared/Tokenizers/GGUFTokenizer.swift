@@ -81,7 +81,7 @@ extension Tokenizer {
             let scores = try get("tokenizer.ggml.scores") { try md.floatArray("tokenizer.ggml.scores") }
             guard scores.count == tokens.count else { throw err("tokenizer.ggml.scores", "\(scores.count) scores for \(tokens.count) tokens") }
             model = .bpe(try buildSPM(vocab: vocab, tokens: tokens, scores: scores, unkId: unk, err))
-            if try get("tokenizer.ggml.add_space_prefix") { try md.bool("tokenizer.ggml.add_space_prefix", default: true) } {
+            if try get("tokenizer.ggml.add_space_prefix", { try md.bool("tokenizer.ggml.add_space_prefix", default: true) }) {
                 normalizer = Normalizer(steps: [.prepend(Array("\u{2581}".utf8)), .replace(pattern: [0x20], content: Array("\u{2581}".utf8))])
             } else {
                 normalizer = Normalizer(steps: [.replace(pattern: [0x20], content: Array("\u{2581}".utf8))])
@@ -93,12 +93,12 @@ extension Tokenizer {
             throw err("tokenizer.ggml.model", "unsupported tokenizer model \(quoted(modelName)) (supported: gpt2, llama)")
         }
         var template: [TemplatePiece] = []
-        if try get("tokenizer.ggml.add_bos_token") { try md.bool("tokenizer.ggml.add_bos_token", default: addBosDefault) } {
+        if try get("tokenizer.ggml.add_bos_token", { try md.bool("tokenizer.ggml.add_bos_token", default: addBosDefault) }) {
             guard let bos else { throw err("tokenizer.ggml.add_bos_token", "set, but there is no bos_token_id") }
             template.append(.special([Int32(bos)]))
         }
         template.append(.sequence)
-        if try get("tokenizer.ggml.add_eos_token") { try md.bool("tokenizer.ggml.add_eos_token", default: false) } {
+        if try get("tokenizer.ggml.add_eos_token", { try md.bool("tokenizer.ggml.add_eos_token", default: false) }) {
             guard let eos else { throw err("tokenizer.ggml.add_eos_token", "set, but there is no eos_token_id") }
             template.append(.special([Int32(eos)]))
         }

@@ -39,7 +39,7 @@ import Testing
         let missing = try Self.run([tmp.file("nope.gguf"), "-o", tmp.file("out")])
         #expect(missing.status == 64 && missing.stderr.contains("nope.gguf: no such file or directory"), "\(missing.stderr)")
         let bert = tmp.file("bert.gguf")
-        GGUFTokenizerTests.writeGGUF([("tokenizer.ggml.model", "bert"), ("tokenizer.ggml.tokens", ["a"])], to: bert)
+        try GGUFTokenizerTests.writeGGUF([("tokenizer.ggml.model", "bert"), ("tokenizer.ggml.tokens", ["a"])], to: bert)
         let b = try Self.run(["--tokenizer-only", bert, "-o", tmp.file("out")])
         #expect(b.status == 1 && b.stderr.hasPrefix("rpo-convert: error: \(bert): tokenizer.ggml.model: unsupported tokenizer model \"bert\""), "\(b.stderr)")
         let refused = try Self.run(["--tokenizer-only", try TokFixtures.directory("llama-bpe"), "-o", tmp.file("out")])

@@ -21,7 +21,7 @@ struct TokenizerErrorTests {
         patch(&root)
         var bytes: [UInt8] = []
         try JSONSerializer.write(root, to: &bytes)
-        FileManager.default.createFile(atPath: dir.file("tokenizer.json"), contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.file("tokenizer.json")), options: .atomic)
         return dir.path
     }
 
@@ -132,7 +132,7 @@ struct TokenizerErrorTests {
 
     @Test func badFilesAndDirectories() throws {
         let dir = TempDir()
-        FileManager.default.createFile(atPath: dir.file("tokenizer.json"), contents: Data("{\"model\": [1,".utf8))
+        try Data("{\"model\": [1,".utf8).write(to: URL(fileURLWithPath: dir.file("tokenizer.json")), options: .atomic)
         #expect { try Tokenizer.load(path: dir.path) } throws: { e in
             (e as? TokenizerError).map { $0.component == "tokenizer.json" && $0.message.contains("invalid JSON") } ?? false
         }
@@ -145,8 +145,8 @@ struct TokenizerErrorTests {
         }
         // vocab.json + merges.txt with a malformed merges line.
         let g = TempDir()
-        FileManager.default.createFile(atPath: g.file("vocab.json"), contents: Data("{\"a\": 0, \"b\": 1, \"ab\": 2}".utf8))
-        FileManager.default.createFile(atPath: g.file("merges.txt"), contents: Data("#version: 0.2\na b\na b c\n".utf8))
+        try Data("{\"a\": 0, \"b\": 1, \"ab\": 2}".utf8).write(to: URL(fileURLWithPath: g.file("vocab.json")), options: .atomic)
+        try Data("#version: 0.2\na b\na b c\n".utf8).write(to: URL(fileURLWithPath: g.file("merges.txt")), options: .atomic)
         #expect { try Tokenizer.load(path: g.path) } throws: { e in
             guard let e = e as? TokenizerError else { return false }
             return e.source.hasSuffix("merges.txt") && e.component == "merges.txt line 3" && e.message.contains("\"a b c\"")

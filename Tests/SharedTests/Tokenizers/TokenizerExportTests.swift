@@ -272,7 +272,7 @@ struct TokenizerExportTests {
         #expect(Set(c.keys) == Set(["config.json", "model.safetensors", "generation_config.json"] + Tokenizer.huggingFaceFileNames))
         for f in try spm.huggingFaceFiles() { #expect(c[f.name] == f.bytes) }
         let own = tmp.file("tokenizer.json")
-        FileManager.default.createFile(atPath: own, contents: Data("{}".utf8))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: own), options: .atomic)
         try m.save(to: tmp.file("d"), extraFiles: [own])
         let d = try ExportFixtures.files(tmp.file("d"))
         #expect(Set(d.keys) == ["config.json", "model.safetensors", "generation_config.json", "tokenizer.json"])
@@ -361,7 +361,7 @@ struct TokenizerExportTests {
     @Test func ggufWithADuplicateTokenIsAnExportError() throws {
         let d = TempDir()
         let p = d.file("dup.gguf")
-        GGUFTokenizerTests.writeGGUF([("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.tokens", ["a", "b", "ab", "a"]),
+        try GGUFTokenizerTests.writeGGUF([("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.tokens", ["a", "b", "ab", "a"]),
                                       ("tokenizer.ggml.merges", ["a b"])], to: p)
         let t = try Tokenizer.load(path: p)
         #expect(t.encode("ab") == [2])
@@ -380,7 +380,7 @@ struct TokenizerExportTests {
     @Test func writingIntoAFileIsAnIOError() throws {
         let d = TempDir()
         let t = try Tokenizer.load(path: ExportFixtures.gguf("gpt2-mini"))
-        FileManager.default.createFile(atPath: d.file("f"), contents: Data())
+        try Data().write(to: URL(fileURLWithPath: d.file("f")), options: .atomic)
         #expect { try t.save(to: d.file("f")) } throws: { ($0 as? IOError).map { "\($0)".contains("exists and is not a directory") } == true }
         #expect { try t.save(to: d.file("f") + "/sub") } throws: { ($0 as? IOError).map { "\($0)".contains("cannot create the directory") } == true }
     }

@@ -50,7 +50,7 @@ enum TokFixtures {
             if f.hasSuffix(".zst") {
                 let to = (dst as NSString).appendingPathComponent(String(f.dropLast(4)))
                 if !FileManager.default.fileExists(atPath: to) {
-                    FileManager.default.createFile(atPath: to, contents: Data(try readAll(from)))
+                    try Data(try readAll(from)).write(to: URL(fileURLWithPath: to), options: .atomic)
                 }
             } else {
                 let to = (dst as NSString).appendingPathComponent(f)
@@ -64,7 +64,7 @@ enum TokFixtures {
     static func file(_ rel: String) throws -> String {
         let dst = (unpacked as NSString).appendingPathComponent((rel as NSString).lastPathComponent.replacingOccurrences(of: ".zst", with: ""))
         if !FileManager.default.fileExists(atPath: dst) {
-            FileManager.default.createFile(atPath: dst, contents: Data(try readAll(fixture(rel))))
+            try Data(try readAll(fixture(rel))).write(to: URL(fileURLWithPath: dst), options: .atomic)
         }
         return dst
     }

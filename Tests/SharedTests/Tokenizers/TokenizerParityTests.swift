@@ -57,7 +57,7 @@ struct TokenizerParityTests {
         var bytes: [UInt8] = []
         try JSONSerializer.write(root, to: &bytes)
         let tmp = TempDir()
-        FileManager.default.createFile(atPath: tmp.file("tokenizer.json"), contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: tmp.file("tokenizer.json")), options: .atomic)
         return try Tokenizer.load(path: tmp.path)
     }
 
@@ -119,7 +119,7 @@ struct GGUFTokenizerTests {
     }
 
     /// A minimal GGUF v3 file holding only string / string-array metadata.
-    static func writeGGUF(_ kv: [(String, Any)], to path: String) {
+    static func writeGGUF(_ kv: [(String, Any)], to path: String) throws {
         var b: [UInt8] = Array("GGUF".utf8)
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
         func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
@@ -130,7 +130,7 @@ struct GGUFTokenizerTests {
             if let s = v as? String { u32(8); str(s) }
             else if let a = v as? [String] { u32(9); u32(8); u64(UInt64(a.count)); a.forEach(str) }
         }
-        FileManager.default.createFile(atPath: path, contents: Data(b))
+        try Data(b).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     @Test func ggufErrors() throws {
@@ -146,7 +146,7 @@ struct GGUFTokenizerTests {
         ]
         for (i, (kv, component, words)) in cases.enumerated() {
             let p = d.file("t\(i).gguf")
-            Self.writeGGUF(kv, to: p)
+            try Self.writeGGUF(kv, to: p)
             do {
                 _ = try Tokenizer.load(path: p)
                 Issue.record("case \(i) loaded; expected an error about \(component)")
@@ -154,7 +154,7 @@ struct GGUFTokenizerTests {
                 #expect(e.component == component && e.description.contains(words) && e.source == p, "case \(i): \(e)")
             }
         }
-        FileManager.default.createFile(atPath: d.file("bad.gguf"), contents: Data("GGUF\u{3}".utf8))
+        try Data("GGUF\u{3}".utf8).write(to: URL(fileURLWithPath: d.file("bad.gguf")), options: .atomic)
         #expect { try Tokenizer.load(path: d.file("bad.gguf")) } throws: { ($0 as? TokenizerError)?.component == "gguf" }
     }
 }
