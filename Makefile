@@ -46,7 +46,7 @@ DEMO_ARGS := OUT=$(DEMO_OUT) SFT=0 VARIANTS=rpo-paired-0.5 N_TRAIN=192 N_TEST=32
              SAMPLE_ARGS="--top-p 0.95 --max-new-tokens 64"
 demo: setup models build
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory -f pipelines/hh.mk results $(DEMO_ARGS); \
+	$(MAKE) --no-print-directory -f pipelines/hh.mk results $(DEMO_ARGS) || exit $$?; \
 	echo; \
 	echo "demo: done in $$(( $$(date +%s) - start )) s"; \
 	echo "  checkpoint  $(DEMO_OUT)/rpo-paired-0.5/run/latest   (a Hugging Face directory)"; \

@@ -25,17 +25,15 @@ public enum ModelFiles {
     /// of `source`: copied from a model directory, or exported from a GGUF file's tokenizer (with
     /// generation_config.json).
     public static func save(_ model: CausalLM, to directory: String, companionsFrom source: String?) throws {
-        var extra: [String] = []
         if let src = source, isDirectory(src) {
-            for name in companionFiles {
-                let f = (src as NSString).appendingPathComponent(name)
-                if FileManager.default.fileExists(atPath: f) { extra.append(f) }
-            }
+            let extra = companionFiles.map { (src as NSString).appendingPathComponent($0) }
+                .filter { FileManager.default.fileExists(atPath: $0) }
             try model.save(to: directory, extraFiles: extra)
         } else if let src = source, FileManager.default.fileExists(atPath: src) {
             // a GGUF source: its tokenizer exported (also when `model` was resumed from a checkpoint directory)
             try model.save(to: directory, extraFiles: [], tokenizer: Tokenizer.load(path: src))
         } else {
+            // no source, or one that is gone: the model's own GGUF tokenizer if it has one (CausalLM.save)
             try model.save(to: directory, extraFiles: [])
         }
     }
