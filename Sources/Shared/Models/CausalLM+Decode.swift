@@ -89,6 +89,8 @@ struct DecodeScratch {
         (x, y, n1, mean1, rstd1, qkv, att) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6])
         (proj, mid, n2, mean2, rstd2, up, act, scores) = (p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14])
     }
+
+    var mlp: MLPBuffers { MLPBuffers(mid: mid, n2: n2, mean2: mean2, rstd2: rstd2, up: up, act: act) }
 }
 
 extension CausalLM {
@@ -129,7 +131,7 @@ extension CausalLM {
     func decodeStep(slots: [Int], tokens: [Int], cache: KVCache, scratch s: inout DecodeScratch,
                     logits: UnsafeMutablePointer<Float>) {
         let c = config, P = parameters.pointer, N = slots.count
-        let C = c.hiddenSize, H = c.intermediateSize, A = c.attnSize, QKV = c.qkvSize
+        let C = c.hiddenSize, A = c.attnSize, QKV = c.qkvSize
         let positions = slots.map { Int32(cache.lengths[$0]) }
         let lengths = slots.map { cache.lengths[$0] + 1 }
         let tk = tokens.map { Int32($0) }
@@ -159,26 +161,7 @@ extension CausalLM {
                                     lengths: lengths, T: cache.capacity, scores: s.scores,
                                     NH: c.numHeads, KVH: c.numKVHeads, hs: c.headDim, scale: c.attentionScale)
             Linear.forwardRows(s.proj, s.att, weight: P + w.outW, bias: w.outB.map { P + $0 }, N: N, C: A, OC: C)
-            let mlpIn: UnsafeMutablePointer<Float>
-            if c.parallelResidual {
-                mlpIn = x  // NeoX: mlp(post_attention_layernorm(x)) + attn + x
-            } else {
-                Kernels.add(s.mid, x, s.proj, count: N * C)  // HF: hidden = residual + attn_output
-                mlpIn = s.mid
-            }
-            norm(s.n2, mean: s.mean2, rstd: s.rstd2, mlpIn, w: w.norm2W, b: w.norm2B, N: N)
-            Linear.forwardRows(s.up, s.n2, weight: P + w.upW, bias: w.upB.map { P + $0 }, N: N, C: C, OC: c.upSize)
-            switch c.mlp {
-            case .gelu(let kind): GELU.forward(s.act, s.up, count: N * H, kind: kind)
-            case .swiglu: SwiGLU.forward(s.act, s.up, N: N, H: H)
-            }
-            Linear.forwardRows(out, s.act, weight: P + w.downW, bias: w.downB.map { P + $0 }, N: N, C: H, OC: C)
-            if c.parallelResidual {
-                let proj = s.proj
-                for i in 0..<(N * C) { out[i] += proj[i] + x[i] }
-            } else {
-                Kernels.addInPlace(out, s.mid, count: N * C)  // HF: hidden = residual + mlp_output
-            }
+            mlpHalf(w, x: x, proj: s.proj, out: out, s.mlp, N: N, linear: Linear.forwardRows)
             swap(&x, &out)
         }
         head(scratch: &s, x, rows: N, logits: logits)

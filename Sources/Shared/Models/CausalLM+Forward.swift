@@ -85,7 +85,7 @@ extension CausalLM {
     func blockForward(_ l: Int, _ s: BlockCache, x: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
                       _ pb: PackedBatch) {
         let c = config, w = layers[l], P = parameters.pointer
-        let N = pb.N, C = c.hiddenSize, H = c.intermediateSize, A = c.attnSize, QKV = c.qkvSize
+        let N = pb.N, C = c.hiddenSize, A = c.attnSize, QKV = c.qkvSize
         // HF: hidden = input_layernorm(x); q, k, v = q_proj(hidden), k_proj(hidden), v_proj(hidden)
         norm(s.n1, mean: s.mean1, rstd: s.rstd1, x, w: w.norm1W, b: w.norm1B, N: N)
         Linear.forward(s.qkv, s.n1, weight: P + w.qkvW, bias: w.qkvB.map { P + $0 }, N: N, C: C, OC: QKV)
@@ -100,6 +100,15 @@ extension CausalLM {
                           NH: c.numHeads, KVH: c.numKVHeads, hs: c.headDim, scale: c.attentionScale)
         let proj = ws.ptr(.proj)
         Linear.forward(proj, s.att, weight: P + w.outW, bias: w.outB.map { P + $0 }, N: N, C: A, OC: C)
+        mlpHalf(w, x: x, proj: proj, out: out, s.mlp, N: N, linear: Linear.forward)
+    }
+
+    /// The block's second half, shared by the training forward and decoding: out = the residual with the
+    /// attention output `proj`, the post-attention norm (stats kept for the backward), the MLP and the
+    /// second residual. `linear`: Linear.forward (sgemm) or, decoding, Linear.forwardRows (batch-invariant).
+    func mlpHalf(_ w: LayerOffsets, x: UnsafeMutablePointer<Float>, proj: UnsafeMutablePointer<Float>,
+                 out: UnsafeMutablePointer<Float>, _ s: MLPBuffers, N: Int, linear: LinearFunction) {
+        let c = config, P = parameters.pointer, C = c.hiddenSize, H = c.intermediateSize
         let mlpIn: UnsafeMutablePointer<Float>
         if c.parallelResidual {
             mlpIn = x  // NeoX: mlp(post_attention_layernorm(x)) + attn + x
@@ -108,12 +117,12 @@ extension CausalLM {
             mlpIn = s.mid
         }
         norm(s.n2, mean: s.mean2, rstd: s.rstd2, mlpIn, w: w.norm2W, b: w.norm2B, N: N)
-        Linear.forward(s.up, s.n2, weight: P + w.upW, bias: w.upB.map { P + $0 }, N: N, C: C, OC: c.upSize)
+        linear(s.up, s.n2, P + w.upW, w.upB.map { P + $0 }, N, C, c.upSize)
         switch c.mlp {
         case .gelu(let kind): GELU.forward(s.act, s.up, count: N * H, kind: kind)
         case .swiglu: SwiGLU.forward(s.act, s.up, N: N, H: H)
         }
-        Linear.forward(out, s.act, weight: P + w.downW, bias: w.downB.map { P + $0 }, N: N, C: H, OC: C)
+        linear(out, s.act, P + w.downW, w.downB.map { P + $0 }, N, H, C)
         if c.parallelResidual {
             let n = N * C
             Parallel.forRanges(n, minWork: 1 << 17) { r in for i in r { out[i] += proj[i] + x[i] } }

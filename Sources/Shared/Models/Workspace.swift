@@ -10,7 +10,18 @@ struct BlockCache {
     var mid: UnsafeMutablePointer<Float>                // sequential blocks: x + attention branch (N, C)
     var n2, mean2, rstd2: UnsafeMutablePointer<Float>   // norm2 output (N, C), stats (N)
     var up, act: UnsafeMutablePointer<Float>            // up projection (N, Up), activation output (N, H)
+
+    var mlp: MLPBuffers { MLPBuffers(mid: mid, n2: n2, mean2: mean2, rstd2: rstd2, up: up, act: act) }
 }
+
+/// The buffers of a block's MLP half (CausalLM.mlpHalf), from a BlockCache or a decoding step's scratch.
+struct MLPBuffers {
+    var mid, n2, mean2, rstd2, up, act: UnsafeMutablePointer<Float>
+}
+
+/// Linear.forward or Linear.forwardRows: (out, inp, weight, bias, N, C, OC).
+typealias LinearFunction = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                            UnsafePointer<Float>?, Int, Int, Int) -> Void
 
 struct Workspace {
     enum Buf: Int, CaseIterable {
