@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // rpo: Relative Preference Optimization (arXiv 2402.10958) and its baselines on a CPU.
-// One library (Shared) that every tool links, thin executables, C shims for libzstd, zlib and OpenBLAS.
+// One library (Shared) that every tool links, thin executables, C shims for libzstd, zlib and OpenBLAS, and
+// CKernels: the few kernels written per instruction set (chosen at run time).
 import PackageDescription
 
 // The tools: thin executables over Shared, one folder each under Sources/ (one name per line).
@@ -33,10 +34,11 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CKernels", path: "Sources/CKernels"),
         .target(
             name: "Shared",
             dependencies: [
-                "CZstd", "CZlib", "COpenBLAS",
+                "CZstd", "CZlib", "COpenBLAS", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,36 +1,38 @@
-// y = x Wᵀ + b for the few rows of a decoding step (one new token per sequence). The weights are cut into
-// fixed blocks of rows (~128 KB, a function of C only); for each block, one OpenBLAS sgemv per row: the
-// block comes from memory once and from cache for the other rows, so a step streams the weights once
-// (what bounds decoding speed), and every (row, channel) value is computed by the same call on the same
-// block whatever N is. The kernel is therefore batch-invariant: a sample does not depend on the other
-// samples decoded with it (rpo-sample's determinism across --batch-size), nor on the thread count.
+// y = x Wᵀ + b for the few rows of a decoding step (one new token per sequence), on CKernels'
+// rpo_rows_matvec: tiles of 4 weight rows x up to 4 tokens, so a step streams the weights from memory once
+// (what bounds decoding speed) whatever the batch, and every (row, channel) value is one dot product
+// computed by the same instruction sequence whatever N is and wherever the row sits in the batch. The kernel
+// is therefore batch-invariant: a sample does not depend on the other samples decoded with it (rpo-sample's
+// determinism across --batch-size), nor on the thread count (threads split the weight rows).
 // (sgemm is not: OpenBLAS picks kernels by M, and rows of an M = 3 product differ from the same rows of an
 // M = 8 one in the last bits; it also repacks the weights on every call.)
 // Reference: llama.cpp ggml_vec_dot_f32 (one dot product per output row). Legend: N rows, C in, OC out.
+import CKernels
 
 extension Linear {
-    /// Weight rows per block: about 128 KB of weights, a multiple of 16 rows.
-    static func rowBlock(C: Int) -> Int { max(16, (128 << 10) / (max(C, 1) * 4) / 16 * 16) }
+    /// The instruction sets of the decoding kernel this machine can run, best first (CKernels' codes).
+    static let rowsKernelISAs: [Int32] = (1...rpo_cpu_isa()).reversed().map { Int32($0) }
+    /// Names of CKernels' instruction-set codes.
+    static func isaName(_ isa: Int32) -> String {
+        [RPO_ISA_AVX512: "avx512f", RPO_ISA_AVX2: "avx2+fma"][Int(isa)] ?? "portable"
+    }
 
     /// out (N, OC) = inp (N, C) · weightᵀ (+ bias (OC)), weight (OC, C) row-major. Batch-invariant (see the
-    /// file header); both cores split the blocks, OpenBLAS runs single-threaded inside.
+    /// file header); both cores split the weight rows in groups of 4.
     public static func forwardRows(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                    N: Int, C: Int, OC: Int) {
+        forwardRows(out, inp, weight: weight, bias: bias, N: N, C: C, OC: OC, isa: rowsKernelISAs[0])
+    }
+
+    /// `forwardRows` with a given instruction set (tests run every one the machine supports).
+    static func forwardRows(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
+                            weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                            N: Int, C: Int, OC: Int, isa: Int32) {
         if N == 0 || OC == 0 { return }
-        let R = rowBlock(C: C), blocks = (OC + R - 1) / R
-        let blasThreads = BLAS.threads
-        if blasThreads != 1 { BLAS.setThreads(1) }
-        defer { if blasThreads != 1 { BLAS.setThreads(blasThreads) } }
-        Parallel.forRanges(blocks, costPerItem: R * C * max(N, 2), minWork: 1 << 16) { r in
-            for b in r {
-                let o0 = b * R, rows = min(R, OC - o0)
-                for n in 0..<N {
-                    let y = out + n * OC + o0
-                    BLAS.sgemv(m: rows, k: C, a: weight + o0 * C, lda: C, x: inp + n * C, y: y)
-                    if let bias { for i in 0..<rows { y[i] += bias[o0 + i] } }  // HF: x Wᵀ + b
-                }
-            }
+        let quads = (OC + 3) / 4
+        Parallel.forRanges(quads, costPerItem: 4 * C * max(N, 2), minWork: 1 << 16) { r in
+            rpo_rows_matvec(isa, out, OC, inp, N, C, weight, bias, 4 * r.lowerBound, min(4 * r.upperBound, OC))
         }
     }
 

@@ -1,4 +1,6 @@
-// Parallel loops over both cores for the memory-bound kernels (sgemm threads itself through OpenBLAS).
+// Parallel loops over both cores for the memory-bound kernels (sgemm threads itself through OpenBLAS), on
+// CKernels' worker team: helpers that spin briefly between regions instead of being woken for each one.
+import CKernels
 import Foundation
 
 /// How many worker threads the kernels split their work over. Defaults to the number of active cores;
@@ -19,14 +21,25 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        let chunks = min(t, count)
+        let chunks = min(teamSize, count)
         withoutActuallyEscaping(body) { body in
-            let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks, hi = count * (c + 1) / chunks
-                if lo < hi { box.value(lo..<hi) }
+            var job = RangeJob(count: count, body: body)
+            withUnsafeMutablePointer(to: &job) { p in
+                rpo_team_run({ ctx, part, parts in
+                    let job = ctx!.assumingMemoryBound(to: RangeJob.self)
+                    let n = job.pointee.count, lo = n * part / parts, hi = n * (part + 1) / parts
+                    if lo < hi { job.pointee.body(lo..<hi) }
+                }, p, chunks)
             }
         }
+    }
+
+    /// The worker team (started on first use with `threads` threads, the caller included).
+    static let teamSize: Int = rpo_team_size(threads)
+
+    private struct RangeJob {
+        let count: Int
+        let body: (Range<Int>) -> Void
     }
 }
 

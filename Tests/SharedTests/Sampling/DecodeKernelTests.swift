@@ -9,25 +9,30 @@ import Testing
         (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * scale }
     }
 
-    @Test(arguments: [(1, 1, 1), (1, 7, 5), (2, 4, 4), (3, 64, 37), (5, 33, 9), (8, 576, 12), (4, 3, 130)])
+    // Every instruction set of the kernel this machine runs (AVX-512, AVX2+FMA, portable C): each is a
+    // separate code path with its own tail handling (C not a multiple of the vector width, OC not of 4).
+    @Test(arguments: [(1, 1, 1), (1, 7, 5), (2, 4, 4), (3, 64, 37), (5, 33, 9), (8, 576, 12), (4, 3, 130), (9, 17, 21)])
     func forwardRowsMatchesNaive(_ shape: (Int, Int, Int)) {
         let (N, C, OC) = shape
         var rng = RNG(seed: UInt64(N * 1000 + C * 10 + OC))
         let x = Self.random(N * C, &rng), w = Self.random(OC * C, &rng), b = Self.random(OC, &rng)
-        for bias in [false, true] {
-            var got = [Float](repeating: .nan, count: N * OC), want = got
-            x.withUnsafeBufferPointer { xp in
-                w.withUnsafeBufferPointer { wp in
-                    b.withUnsafeBufferPointer { bp in
-                        Linear.forwardRows(&got, xp.baseAddress!, weight: wp.baseAddress!, bias: bias ? bp.baseAddress! : nil,
-                                           N: N, C: C, OC: OC)
-                        Linear.naiveForwardRows(&want, xp.baseAddress!, weight: wp.baseAddress!,
-                                                bias: bias ? bp.baseAddress! : nil, N: N, C: C, OC: OC)
+        for isa in Linear.rowsKernelISAs {
+            for bias in [false, true] {
+                var got = [Float](repeating: .nan, count: N * OC), want = got
+                x.withUnsafeBufferPointer { xp in
+                    w.withUnsafeBufferPointer { wp in
+                        b.withUnsafeBufferPointer { bp in
+                            Linear.forwardRows(&got, xp.baseAddress!, weight: wp.baseAddress!, bias: bias ? bp.baseAddress! : nil,
+                                               N: N, C: C, OC: OC, isa: isa)
+                            Linear.naiveForwardRows(&want, xp.baseAddress!, weight: wp.baseAddress!,
+                                                    bias: bias ? bp.baseAddress! : nil, N: N, C: C, OC: OC)
+                        }
                     }
                 }
+                // fp32 sums of C products of values in [-1, 1]: rounding error grows like sqrt(C) * 6e-8 * |terms|
+                expectClose(got, want, atol: 2e-6 * Float(C).squareRoot(), rtol: 1e-5,
+                            "forwardRows \(shape) bias \(bias) \(Linear.isaName(isa))")
             }
-            // fp32 sums of C products of values in [-1, 1]: rounding error grows like sqrt(C) * 6e-8 * |terms|
-            expectClose(got, want, atol: 2e-6 * Float(C).squareRoot(), rtol: 1e-5, "forwardRows \(shape) bias \(bias)")
         }
     }
 
@@ -35,21 +40,35 @@ import Testing
         let N = 7, C = 103, OC = 45
         var rng = RNG(seed: 3)
         let x = Self.random(N * C, &rng), w = Self.random(OC * C, &rng), b = Self.random(OC, &rng)
-        var all = [Float](repeating: 0, count: N * OC)
-        Linear.forwardRows(&all, x, weight: w, bias: b, N: N, C: C, OC: OC)
-        // each row alone, and the rows in reverse order: exactly the same values (no tolerance)
-        for n in 0..<N {
-            var one = [Float](repeating: 0, count: OC)
-            Array(x[(n * C)..<((n + 1) * C)]).withUnsafeBufferPointer { xp in
-                Linear.forwardRows(&one, xp.baseAddress!, weight: w, bias: b, N: 1, C: C, OC: OC)
+        for isa in Linear.rowsKernelISAs {
+            let name = Linear.isaName(isa)
+            var all = [Float](repeating: 0, count: N * OC)
+            Linear.forwardRows(&all, x, weight: w, bias: b, N: N, C: C, OC: OC, isa: isa)
+            // each row alone, and the rows in reverse order: exactly the same values (no tolerance)
+            for n in 0..<N {
+                var one = [Float](repeating: 0, count: OC)
+                Array(x[(n * C)..<((n + 1) * C)]).withUnsafeBufferPointer { xp in
+                    Linear.forwardRows(&one, xp.baseAddress!, weight: w, bias: b, N: 1, C: C, OC: OC, isa: isa)
+                }
+                #expect(one == Array(all[(n * OC)..<((n + 1) * OC)]), "row \(n) alone \(name)")
             }
-            #expect(one == Array(all[(n * OC)..<((n + 1) * OC)]), "row \(n) alone")
-        }
-        let reversed = (0..<N).reversed().flatMap { x[($0 * C)..<(($0 + 1) * C)] }
-        var rev = [Float](repeating: 0, count: N * OC)
-        Linear.forwardRows(&rev, reversed, weight: w, bias: b, N: N, C: C, OC: OC)
-        for n in 0..<N {
-            #expect(Array(rev[((N - 1 - n) * OC)..<((N - n) * OC)]) == Array(all[(n * OC)..<((n + 1) * OC)]), "row \(n) reversed")
+            let reversed = (0..<N).reversed().flatMap { x[($0 * C)..<(($0 + 1) * C)] }
+            var rev = [Float](repeating: 0, count: N * OC)
+            Linear.forwardRows(&rev, reversed, weight: w, bias: b, N: N, C: C, OC: OC, isa: isa)
+            for n in 0..<N {
+                #expect(Array(rev[((N - 1 - n) * OC)..<((N - n) * OC)]) == Array(all[(n * OC)..<((n + 1) * OC)]),
+                        "row \(n) reversed \(name)")
+            }
+            // one thread: the same values (threads only split the weight rows)
+            var single = [Float](repeating: 0, count: N * OC)
+            for o in stride(from: 0, to: OC, by: 8) {  // any split at multiples of 4 rows, as the threads cut it
+                let rows = min(8, OC - o)
+                var part = [Float](repeating: 0, count: N * rows)
+                let wpart = Array(w[(o * C)..<((o + rows) * C)]), bpart = Array(b[o..<(o + rows)])
+                Linear.forwardRows(&part, x, weight: wpart, bias: bpart, N: N, C: C, OC: rows, isa: isa)
+                for n in 0..<N { for r in 0..<rows { single[n * OC + o + r] = part[n * rows + r] } }
+            }
+            #expect(single == all, "split weight rows \(name)")
         }
     }
 
