@@ -1,18 +1,20 @@
-// rpo-bench sgemm: GFLOP/s of OpenBLAS sgemm at the shapes the models run (SmolLM2-135M and MiniLM forward
-// and backward), with 1 and 2 threads: the peak other benchmarks report their utilisation against.
+// rpo-bench sgemm: GFLOP/s of sgemm at the shapes the models run (SmolLM2-135M and MiniLM forward and
+// backward), with 1 and 2 threads: BLAS.sgemm (single-threaded OpenBLAS on panels, one per thread of the
+// team: what the models run) and, for comparison, one OpenBLAS call with OpenBLAS's own threads.
 import ArgumentParser
 import Foundation
 import Shared
 
 struct Sgemm: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "GFLOP/s of OpenBLAS sgemm at model shapes, per thread count.",
+        abstract: "GFLOP/s of sgemm at model shapes, per thread count: rpo's panels and OpenBLAS's threads.",
         discussion: """
             Shapes (M x K times K x N, with transposes as the layers use them): the SmolLM2-135M attention
             and MLP projections and LM head over 512 tokens, their weight gradients, and MiniLM's 384/1536
-            projections over 256 tokens. Output: one JSON record per shape and thread count, e.g.
-              {"bench":"sgemm","shape":"smollm2.mlp_up","m":512,"n":1536,"k":576,"ta":false,"tb":true,
-               "threads":2,"seconds":0.0021,"gflops":431.2}
+            projections over 256 tokens. Output: one JSON record per shape, thread count and implementation
+            ("panels": BLAS.sgemm as the models call it; "openblas": one call threaded by OpenBLAS), e.g.
+              {"bench":"sgemm","impl":"panels","shape":"smollm2.mlp_up","m":512,"n":1536,"k":576,"ta":false,
+               "tb":true,"threads":2,"seconds":0.0021,"gflops":431.2}
             """
     )
 
@@ -55,9 +57,16 @@ struct Sgemm: ParsableCommand {
                 let b = (0..<(s.k * s.n)).map { _ in rng.nextFloat() - 0.5 }
                 var c = [Float](repeating: 0, count: s.m * s.n)
                 let lda = s.ta == .none ? s.k : s.m, ldb = s.tb == .none ? s.n : s.k
-                for t in threads.split(separator: ",").compactMap({ Int($0) }) {
+                for t in threads.split(separator: ",").compactMap({ Int($0) }) { for impl in ["panels", "openblas"] {
                     BLAS.setThreads(t)
-                    func once() { BLAS.sgemm(s.ta, s.tb, m: s.m, n: s.n, k: s.k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: s.n) }
+                    func once() {
+                        if impl == "panels" {
+                            BLAS.sgemm(s.ta, s.tb, m: s.m, n: s.n, k: s.k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: s.n)
+                        } else {
+                            BLAS.openBLASThreadedSgemm(threads: t, s.ta, s.tb, m: s.m, n: s.n, k: s.k, a: a, lda: lda,
+                                                       b: b, ldb: ldb, c: &c, ldc: s.n)
+                        }
+                    }
                     once()  // warm-up: thread pool, caches
                     var reps = 0
                     let start = now()
@@ -65,11 +74,11 @@ struct Sgemm: ParsableCommand {
                     while elapsed < seconds { once(); reps += 1; elapsed = now() - start }
                     let per = elapsed / Double(reps)
                     let gflops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k) / per / 1e9
-                    try emit([("bench", .string("sgemm")), ("shape", .string(s.name)), ("m", .int(s.m)),
+                    try emit([("bench", .string("sgemm")), ("impl", .string(impl)), ("shape", .string(s.name)), ("m", .int(s.m)),
                               ("n", .int(s.n)), ("k", .int(s.k)), ("ta", .bool(s.ta == .transposed)),
                               ("tb", .bool(s.tb == .transposed)), ("threads", .int(t)),
                               ("seconds", .double(per)), ("gflops", rounded(gflops))])
-                }
+                } }
             }
         }
     }

@@ -1,5 +1,10 @@
 // Matrix multiplication: OpenBLAS sgemm (the hot path of every model) and its naive twin, the test oracle.
 // Row-major throughout: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
+// OpenBLAS runs single-threaded; a product is cut into column (or row) panels, one per thread of
+// Parallel's worker team. Measured at the models' shapes on this 2-core machine, OpenBLAS's own threading
+// scales 1.44x over one thread, and its waiting threads spin against the team's elementwise kernels; the
+// panels scale ~1.9x and leave one pool of threads. Each element of C is still one sgemm's dot product
+// over all of K, so results do not depend on how the panels are cut beyond the kernel's choice of blocking.
 import COpenBLAS
 
 public enum Transpose: Sendable {
@@ -8,9 +13,15 @@ public enum Transpose: Sendable {
 }
 
 public enum BLAS {
-    /// Threads OpenBLAS may use inside one sgemm call.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// Threads one sgemm call may use (panels on Parallel's team; at most its size). Defaults to
+    /// Parallel.threads.
+    public static func setThreads(_ n: Int) { _ = openBLASSingleThreaded; threadSetting = max(1, n) }
+    public static var threads: Int { threadSetting }
+    nonisolated(unsafe) static var threadSetting = Parallel.threads
+    /// OpenBLAS's own threads are switched off once, before the first product.
+    static let openBLASSingleThreaded: Void = openblas_set_num_threads(1)
+    /// Products of fewer multiply-adds run in one piece (a panel must amortise the team's hand-off).
+    static let minPanelWork = 1 << 18
 
     /// C = alpha * op(A) * op(B) + beta * C, row-major. `lda`, `ldb`, `ldc` are row strides in elements:
     /// op(A) is M x K (A is M x K, or K x M when transposed), op(B) is K x N.
@@ -24,8 +35,50 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        _ = openBLASSingleThreaded
+        let parts = min(threadSetting, Parallel.teamSize)
+        if parts <= 1 || m &* n &* k < minPanelWork || max(m, n) < 2 * panelAlign {
+            openBLAS(transA, transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Panels of C along its longer side, cut at multiples of panelAlign (whole register tiles).
+        let (A, B, C) = (UncheckedSendable(a), UncheckedSendable(b), UncheckedSendable(c))
+        let splitColumns = n >= m
+        let units = ((splitColumns ? n : m) + panelAlign - 1) / panelAlign
+        Parallel.forRanges(units, parts: parts) { r in
+            let lo = r.lowerBound * panelAlign, hi = min(r.upperBound * panelAlign, splitColumns ? n : m)
+            if splitColumns {  // C[:, lo..<hi] = op(A) op(B)[:, lo..<hi]
+                let bp = transB == .none ? B.value + lo : B.value + lo * ldb
+                openBLAS(transA, transB, m: m, n: hi - lo, k: k, alpha: alpha, a: A.value, lda: lda, b: bp, ldb: ldb,
+                         beta: beta, c: C.value + lo, ldc: ldc)
+            } else {           // C[lo..<hi, :] = op(A)[lo..<hi, :] op(B)
+                let ap = transA == .none ? A.value + lo * lda : A.value + lo
+                openBLAS(transA, transB, m: hi - lo, n: n, k: k, alpha: alpha, a: ap, lda: lda, b: B.value, ldb: ldb,
+                         beta: beta, c: C.value + lo * ldc, ldc: ldc)
+            }
+        }
+    }
+
+    /// Panel widths are multiples of this (OpenBLAS's register tiles are 16 or 32 wide here).
+    static let panelAlign = 64
+
+    @inline(__always)
+    static func openBLAS(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
+                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// sgemm with OpenBLAS's own threading (`threads` of its threads, one call): the comparison point
+    /// for benchmarks. Restores single-threaded OpenBLAS afterwards.
+    public static func openBLASThreadedSgemm(threads: Int, _ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int,
+                                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                             c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = openBLASSingleThreaded
+        openblas_set_num_threads(Int32(threads))
+        openBLAS(transA, transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+        openblas_set_num_threads(1)
     }
 
     /// y = A x: A is M x K row-major (row stride `lda`), x has K and y M elements (OpenBLAS sgemv; y is
@@ -35,6 +88,7 @@ public enum BLAS {
                              y: UnsafeMutablePointer<Float>) {
         if m == 0 { return }
         if k == 0 { y.update(repeating: 0, count: m); return }
+        _ = openBLASSingleThreaded
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, 0, y, 1)
     }
 

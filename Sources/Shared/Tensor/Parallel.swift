@@ -21,7 +21,18 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        let chunks = min(teamSize, count)
+        forRanges(count, parts: t, body)
+    }
+
+    /// Calls `body` on min(parts, team size, count) disjoint contiguous sub-ranges covering `0..<count`, in
+    /// parallel on the team (whatever the amount of work).
+    @inline(__always)
+    public static func forRanges(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = min(teamSize, count, parts)
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
         withoutActuallyEscaping(body) { body in
             var job = RangeJob(count: count, body: body)
             withUnsafeMutablePointer(to: &job) { p in

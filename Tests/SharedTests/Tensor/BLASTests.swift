@@ -9,7 +9,9 @@ func randomArray(_ n: Int, _ rng: inout RNG, scale: Float = 1) -> [Float] {
 }
 
 @Suite struct BLASTests {
-    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 1, 33), (1, 257, 7), (33, 33, 33), (257, 257, 7)]
+    // The last three are large enough to be cut into panels (BLAS.minPanelWork): by rows, by columns, both ways.
+    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 1, 33), (1, 257, 7), (33, 33, 33), (257, 257, 7),
+                                            (300, 130, 41), (130, 300, 41), (333, 333, 9)]
 
     @Test(arguments: [Transpose.none, .transposed], [Transpose.none, .transposed])
     func sgemmMatchesNaive(_ ta: Transpose, _ tb: Transpose) {
