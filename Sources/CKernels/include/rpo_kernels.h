@@ -17,6 +17,20 @@ int rpo_cpu_isa(void);
 void rpo_rows_matvec(int isa, float *out, long ldo, const float *inp, long N, long C,
                      const float *w, const float *bias, long o0, long o1);
 
+// Elementwise kernels on a vectorised exp (vmath.c), each with the instructions of `isa` (as above):
+/// Σ exp(x[i] - shift), accumulated in double.
+double rpo_sum_exp(int isa, const float *x, float shift, long n);
+/// out[i] = scale * exp(x[i] - shift) (out may alias x).
+void rpo_scaled_exp(int isa, float *out, const float *x, float shift, float scale, long n);
+/// out = gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (out may alias x).
+void rpo_gelu_tanh_forward(int isa, float *out, const float *x, long n);
+/// dinp = gelu_tanh'(x) * dout.
+void rpo_gelu_tanh_backward(int isa, float *dinp, const float *dout, const float *x, long n);
+/// out = silu(gate) * up.
+void rpo_swiglu_forward(int isa, float *out, const float *gate, const float *up, long n);
+/// dup = dout * silu(gate); dgate = dout * up * silu'(gate).
+void rpo_swiglu_backward(int isa, float *dgate, float *dup, const float *dout, const float *gate, const float *up, long n);
+
 /// A part of a parallel region: part p of `parts`.
 typedef void (*rpo_team_fn)(void *ctx, long part, long parts);
 

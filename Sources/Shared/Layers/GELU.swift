@@ -1,6 +1,9 @@
 // GELU activations, forward and backward: the tanh approximation (HF `gelu_new`, `gelu_pytorch_tanh`,
 // `gelu_fast`: GPT-2 and some GPT-NeoX configs) and the exact erf form (HF `gelu`: Pythia).
+// The tanh form runs on CKernels' vectorised exp as x sigmoid(2u) (= 0.5 x (1 + tanh u) exactly); the erf
+// form on libm.
 // Reference: transformers 5.24.0 activations.py; llm.c gelu_forward / gelu_backward. Legend: count elements.
+import CKernels
 import Foundation
 
 public enum GELUKind: String, Sendable, Equatable {
@@ -21,10 +24,7 @@ public enum GELU {
         Parallel.forRanges(count, minWork: 1 << 15) { r in
             switch kind {
             case .tanh:
-                for i in r {
-                    let x = inp[i]
-                    out[i] = 0.5 * x * (1 + tanhf(s2pi * (x + 0.044715 * x * x * x)))
-                }
+                rpo_gelu_tanh_forward(Kernels.isa, out + r.lowerBound, inp + r.lowerBound, r.count)
             case .erf:
                 for i in r { let x = inp[i]; out[i] = 0.5 * x * (1 + erff(x * invSqrt2)) }
             }
@@ -36,15 +36,8 @@ public enum GELU {
                                 _ inp: UnsafePointer<Float>, count: Int, kind: GELUKind) {
         Parallel.forRanges(count, minWork: 1 << 15) { r in
             switch kind {
-            case .tanh:
-                for i in r {
-                    let x = inp[i]
-                    let u = s2pi * (x + 0.044715 * x * x * x)
-                    let t = tanhf(u)
-                    let sech2 = 1 - t * t
-                    let du = s2pi * (1 + 3 * 0.044715 * x * x)
-                    dinp[i] = dout[i] * (0.5 * (1 + t) + 0.5 * x * sech2 * du)
-                }
+            case .tanh:  // d/dx x s(2u) = s + 2 x s (1 - s) du/dx, s = sigmoid(2u)
+                rpo_gelu_tanh_backward(Kernels.isa, dinp + r.lowerBound, dout + r.lowerBound, inp + r.lowerBound, r.count)
             case .erf:
                 for i in r {
                     let x = inp[i]

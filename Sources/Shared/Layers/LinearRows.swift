@@ -10,19 +10,13 @@
 import CKernels
 
 extension Linear {
-    /// The instruction sets of the decoding kernel this machine can run, best first (CKernels' codes).
-    static let rowsKernelISAs: [Int32] = (1...rpo_cpu_isa()).reversed().map { Int32($0) }
-    /// Names of CKernels' instruction-set codes.
-    static func isaName(_ isa: Int32) -> String {
-        [RPO_ISA_AVX512: "avx512f", RPO_ISA_AVX2: "avx2+fma"][Int(isa)] ?? "portable"
-    }
 
     /// out (N, OC) = inp (N, C) · weightᵀ (+ bias (OC)), weight (OC, C) row-major. Batch-invariant (see the
     /// file header); both cores split the weight rows in groups of 4.
     public static func forwardRows(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                    N: Int, C: Int, OC: Int) {
-        forwardRows(out, inp, weight: weight, bias: bias, N: N, C: C, OC: OC, isa: rowsKernelISAs[0])
+        forwardRows(out, inp, weight: weight, bias: bias, N: N, C: C, OC: OC, isa: Kernels.isa)
     }
 
     /// `forwardRows` with a given instruction set (tests run every one the machine supports).

@@ -5,6 +5,7 @@
 // Reference: rpo-method.md §3 (utils.get_batch_logps); llm.c crossentropy_softmax_backward.
 // Legend: R scored rows (the final-normed hidden states of the positions that predict a scored token),
 // C channels, V vocabulary.
+import CKernels
 import Foundation
 
 public enum SequenceLogProb {
@@ -55,7 +56,7 @@ public enum SequenceLogProb {
                 for i in rr {
                     let row = scratch + i * V
                     let l = lse[base + i], g = seed[base + i]
-                    for v in 0..<V { row[v] = -g * expf(row[v] - l) }
+                    rpo_scaled_exp(Kernels.isa, row, row, l, -g, V)  // -g * exp(logit - lse)
                     row[Int(targets[base + i])] += g
                 }
             }

@@ -1,7 +1,8 @@
 // SwiGLU gate of the Llama-family MLP, forward and backward: out = silu(gate) * up, the inner part of
 // HF LlamaMLP.forward `down_proj(act_fn(gate_proj(x)) * up_proj(x))` with act_fn = SiLU.
 // gate and up come from one fused projection: row n of `inp` is [gate (H) | up (H)].
-// Legend: N rows, H intermediate channels.
+// Both directions run on CKernels' vectorised exp. Legend: N rows, H intermediate channels.
+import CKernels
 import Foundation
 
 public enum SwiGLU {
@@ -9,11 +10,8 @@ public enum SwiGLU {
     public static func forward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, N: Int, H: Int) {
         Parallel.forRanges(N, costPerItem: H, minWork: 1 << 15) { r in
             for n in r {
-                let g = inp + n * 2 * H, u = g + H, o = out + n * H
-                for i in 0..<H {
-                    let x = g[i]
-                    o[i] = x / (1 + expf(-x)) * u[i]
-                }
+                let g = inp + n * 2 * H
+                rpo_swiglu_forward(Kernels.isa, out + n * H, g, g + H, H)
             }
         }
     }
@@ -24,14 +22,8 @@ public enum SwiGLU {
                                 _ inp: UnsafePointer<Float>, N: Int, H: Int) {
         Parallel.forRanges(N, costPerItem: H, minWork: 1 << 15) { r in
             for n in r {
-                let g = inp + n * 2 * H, u = g + H, d = dout + n * H
-                let dg = dinp + n * 2 * H, du = dg + H
-                for i in 0..<H {
-                    let x = g[i]
-                    let s = 1 / (1 + expf(-x))
-                    du[i] = d[i] * x * s
-                    dg[i] = d[i] * u[i] * s * (1 + x * (1 - s))
-                }
+                let g = inp + n * 2 * H, dg = dinp + n * 2 * H
+                rpo_swiglu_backward(Kernels.isa, dg, dg + H, dout + n * H, g, g + H, H)
             }
         }
     }

@@ -1,6 +1,7 @@
 // Elementwise and row kernels on raw fp32 buffers. Memory-bound: split over both cores when large.
 // Legend: N rows, C columns (channels). Every kernel has an obvious naive form; the row kernels use
 // Double accumulation only where the sum's precision matters (log-sum-exp), otherwise Float.
+import CKernels
 import Foundation
 
 public enum Kernels {
@@ -55,14 +56,22 @@ public enum Kernels {
         }
     }
 
-    /// log(sum(exp(x))) of one row, stabilised by its max; the sum is accumulated in Double.
+    /// log(sum(exp(x))) of one row, stabilised by its max; the exps (CKernels' vectorised exp) are summed
+    /// in Double.
     @inline(__always)
     public static func logSumExp(_ x: UnsafePointer<Float>, count c: Int) -> Float {
         var mx = -Float.infinity
         for j in 0..<c { mx = max(mx, x[j]) }
         if mx == -.infinity { return -.infinity }
-        var sum = 0.0
-        for j in 0..<c { sum += Double(expf(x[j] - mx)) }
-        return mx + Float(log(sum))
+        return mx + Float(log(rpo_sum_exp(isa, x, mx, c)))
+    }
+
+    /// The instruction set CKernels' kernels run with: the best this CPU has.
+    static let isa: Int32 = rpo_cpu_isa()
+    /// Every instruction set this CPU can run, best first (tests check each code path).
+    static let isas: [Int32] = (1...rpo_cpu_isa()).reversed().map { Int32($0) }
+    /// Names of CKernels' instruction-set codes.
+    static func isaName(_ isa: Int32) -> String {
+        [RPO_ISA_AVX512: "avx512f", RPO_ISA_AVX2: "avx2+fma"][Int(isa)] ?? "portable"
     }
 }

@@ -16,7 +16,7 @@ import Testing
         let (N, C, OC) = shape
         var rng = RNG(seed: UInt64(N * 1000 + C * 10 + OC))
         let x = Self.random(N * C, &rng), w = Self.random(OC * C, &rng), b = Self.random(OC, &rng)
-        for isa in Linear.rowsKernelISAs {
+        for isa in Kernels.isas {
             for bias in [false, true] {
                 var got = [Float](repeating: .nan, count: N * OC), want = got
                 x.withUnsafeBufferPointer { xp in
@@ -31,7 +31,7 @@ import Testing
                 }
                 // fp32 sums of C products of values in [-1, 1]: rounding error grows like sqrt(C) * 6e-8 * |terms|
                 expectClose(got, want, atol: 2e-6 * Float(C).squareRoot(), rtol: 1e-5,
-                            "forwardRows \(shape) bias \(bias) \(Linear.isaName(isa))")
+                            "forwardRows \(shape) bias \(bias) \(Kernels.isaName(isa))")
             }
         }
     }
@@ -40,8 +40,8 @@ import Testing
         let N = 7, C = 103, OC = 45
         var rng = RNG(seed: 3)
         let x = Self.random(N * C, &rng), w = Self.random(OC * C, &rng), b = Self.random(OC, &rng)
-        for isa in Linear.rowsKernelISAs {
-            let name = Linear.isaName(isa)
+        for isa in Kernels.isas {
+            let name = Kernels.isaName(isa)
             var all = [Float](repeating: 0, count: N * OC)
             Linear.forwardRows(&all, x, weight: w, bias: b, N: N, C: C, OC: OC, isa: isa)
             // each row alone, and the rows in reverse order: exactly the same values (no tolerance)
