@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-# Reads rpo-bench sgemm records on stdin, times torch.matmul at the same shape, transposes and thread count,
-# and prints both rates and their ratio (used by 00-sgemm.sh). torch 2.13.0+cpu.
+# Reads rpo-bench sgemm records on stdin (rpo's panels and OpenBLAS's own threads per shape and thread
+# count), times torch.matmul at the same shape, transposes and thread count, and prints the rates and the
+# ratio of rpo's (panels) to torch's (used by 00-sgemm.sh). torch 2.13.0+cpu.
 import json
 import os
 import sys
@@ -9,9 +10,12 @@ import time
 import torch
 
 per = float(os.environ.get("SECONDS_PER", "0.5"))
-print(f"{'shape':22} {'M x N x K':>18} {'op':>3} {'thr':>3} {'rpo GFLOP/s':>12} {'torch GFLOP/s':>14} {'ratio':>6}")
-for line in sys.stdin:
-    r = json.loads(line)
+print(f"{'shape':22} {'M x N x K':>18} {'op':>3} {'thr':>3} {'rpo GFLOP/s':>12} {'OpenBLAS thr':>12} {'torch GFLOP/s':>14} {'ratio':>6}")
+records = [json.loads(line) for line in sys.stdin]
+openblas = {(r["shape"], r["threads"]): r["gflops"] for r in records if r.get("impl") == "openblas"}
+for r in records:
+    if r.get("impl", "panels") != "panels":
+        continue
     m, n, k, ta, tb, t = r["m"], r["n"], r["k"], r["ta"], r["tb"], r["threads"]
     torch.set_num_threads(t)
     g = torch.Generator().manual_seed(1)
@@ -29,4 +33,5 @@ for line in sys.stdin:
     tg = 2.0 * m * n * k / sec / 1e9
     op = ("T" if ta else "N") + ("T" if tb else "N")
     dims = f"{m} x {n} x {k}"
-    print(f"{r['shape']:22} {dims:>18} {op:>3} {t:>3} {r['gflops']:>12.1f} {tg:>14.1f} {r['gflops'] / tg:>6.2f}")
+    ob = openblas.get((r["shape"], t), float("nan"))
+    print(f"{r['shape']:22} {dims:>18} {op:>3} {t:>3} {r['gflops']:>12.1f} {ob:>12.1f} {tg:>14.1f} {r['gflops'] / tg:>6.2f}")
