@@ -270,3 +270,45 @@ void rpo_swiglu_forward(int isa, float *out, const float *gate, const float *up,
 void rpo_swiglu_backward(int isa, float *dgate, float *dup, const float *dout, const float *gate, const float *up, long n) {
     PICK(isa, swiglu_bwd512, swiglu_bwd256, swiglu_bwd_c)(dgate, dup, dout, gate, up, n);
 }
+
+// MARK: Read bandwidth
+
+// Σ x[i] streaming the buffer with the decoding kernel's software prefetch (into L2, 2 KB ahead): the
+// benchmark's measure of the machine's read bandwidth, so the bound is not set by a loop the hardware
+// prefetcher alone feeds more slowly than the kernel it is compared with.
+T512 static double stream_sum512(const float *x, long n) {
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm_prefetch((const char *)(x + i + 512), _MM_HINT_T1);
+        _mm_prefetch((const char *)(x + i + 528), _MM_HINT_T1);
+        a = _mm512_add_ps(a, _mm512_loadu_ps(x + i));
+        b = _mm512_add_ps(b, _mm512_loadu_ps(x + i + 16));
+    }
+    double s = _mm512_reduce_add_ps(_mm512_add_ps(a, b));
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+T256 static double stream_sum256(const float *x, long n) {
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm_prefetch((const char *)(x + i + 512), _MM_HINT_T1);
+        a = _mm256_add_ps(a, _mm256_loadu_ps(x + i));
+        b = _mm256_add_ps(b, _mm256_loadu_ps(x + i + 8));
+    }
+    double s = 0;
+    float t[8];
+    _mm256_storeu_ps(t, _mm256_add_ps(a, b));
+    for (int j = 0; j < 8; j++) s += t[j];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+static double stream_sum_c(const float *x, long n) {
+    double s = 0;
+    for (long i = 0; i < n; i++) s += x[i];
+    return s;
+}
+double rpo_stream_sum(int isa, const float *x, long n) {
+    return PICK(isa, stream_sum512, stream_sum256, stream_sum_c)(x, n);
+}

@@ -31,6 +31,9 @@ void rpo_swiglu_forward(int isa, float *out, const float *gate, const float *up,
 /// dup = dout * silu(gate); dgate = dout * up * silu'(gate).
 void rpo_swiglu_backward(int isa, float *dgate, float *dup, const float *dout, const float *gate, const float *up, long n);
 
+/// Σ x[i], streaming with software prefetch (the benchmarks' read-bandwidth measure).
+double rpo_stream_sum(int isa, const float *x, long n);
+
 /// A part of a parallel region: part p of `parts`.
 typedef void (*rpo_team_fn)(void *ctx, long part, long parts);
 
