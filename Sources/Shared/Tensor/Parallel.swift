@@ -1,12 +1,13 @@
-// Parallel loops over both cores for the memory-bound kernels (sgemm threads itself through OpenBLAS), on
-// CKernels' worker team: helpers that spin briefly between regions instead of being woken for each one.
+// Parallel loops over both cores for the kernels and sgemm's panels (BLAS.swift), on CKernels' worker
+// team: helpers that spin briefly between regions instead of being woken for each one.
 import CKernels
 import Foundation
 
 /// How many worker threads the kernels split their work over. Defaults to the number of active cores;
 /// `RPO_THREADS` overrides it (useful for one-core measurements).
 public enum Parallel {
-    public nonisolated(unsafe) static var threads: Int = {
+    public nonisolated(unsafe) static var threads: Int = configuredThreads
+    static let configuredThreads: Int = {
         if let s = ProcessInfo.processInfo.environment["RPO_THREADS"], let n = Int(s), n > 0 { return n }
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
@@ -45,8 +46,9 @@ public enum Parallel {
         }
     }
 
-    /// The worker team (started on first use with `threads` threads, the caller included).
-    static let teamSize: Int = rpo_team_size(threads)
+    /// The worker team, the caller included: as many threads as cores (or RPO_THREADS if larger), whatever
+    /// `threads` is when it starts (a caller may lower `threads` for a while; loops then use fewer parts).
+    static let teamSize: Int = rpo_team_size(max(configuredThreads, ProcessInfo.processInfo.activeProcessorCount))
 
     private struct RangeJob {
         let count: Int
