@@ -3,7 +3,8 @@
 # on the same shapes, 2 threads, fp32, random weights: training steps (forward + backward of
 # L = sum_n c_n logprob_n) and forward-only log-probs, for SmolLM2-135M and GPT-2-124M at 4x256 and 8x512
 # tokens (half of each sequence scored). Prints tokens/s, peak RSS, rpo's model-FLOP rate against the
-# sgemm rate measured in the same process (the better of rpo's panels and OpenBLAS's own threads), and the speed ratio. Each measurement is a separate
+# sgemm rate measured in the same process (the better of rpo's panels and OpenBLAS's own threads), and the
+# speed ratio. Each measurement is a separate
 # process (peak RSS per configuration); rpo and PyTorch alternate so a machine-load change hits both.
 # LM_BENCH_QUICK=1 runs only the 4x256 shapes with one timed step.
 set -uo pipefail

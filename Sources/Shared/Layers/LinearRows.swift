@@ -10,7 +10,6 @@
 import CKernels
 
 extension Linear {
-
     /// out (N, OC) = inp (N, C) · weightᵀ (+ bias (OC)), weight (OC, C) row-major. Batch-invariant (see the
     /// file header); both cores split the weight rows in groups of 4.
     public static func forwardRows(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,

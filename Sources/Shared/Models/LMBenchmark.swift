@@ -1,7 +1,7 @@
 // Throughput of CausalLM on model-shaped random weights: training steps (forward + backward) or forward
 // only, in tokens/s, the model FLOPs they achieve and how that compares with the sgemm rate measured in the
-// same process (the better of rpo's panels and OpenBLAS's own threading, so the ratio is not flattered). Used by `rpo-bench lm` and scripts/bench/20-lm.sh; the numbers are only
-// meaningful on a quiet machine.
+// same process (the better of rpo's panels and OpenBLAS's own threading, so the ratio is not flattered).
+// Used by `rpo-bench lm` and scripts/bench/20-lm.sh; the numbers are only meaningful on a quiet machine.
 import Foundation
 #if canImport(Glibc)
 import Glibc

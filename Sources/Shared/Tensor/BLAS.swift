@@ -1,10 +1,10 @@
 // Matrix multiplication: OpenBLAS sgemm (the hot path of every model) and its naive twin, the test oracle.
 // Row-major throughout: C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
 // OpenBLAS runs single-threaded; a product is cut into column (or row) panels, one per thread of
-// Parallel's worker team. Measured at the models' shapes on this 2-core machine, OpenBLAS's own threading
-// scales 1.44x over one thread, and its waiting threads spin against the team's elementwise kernels; the
-// panels scale ~1.9x and leave one pool of threads. Each element of C is still one sgemm's dot product
-// over all of K, so results do not depend on how the panels are cut beyond the kernel's choice of blocking.
+// Parallel's worker team, so the process has one pool of threads. Alone, both ways scale ~1.9x on 2 cores
+// at the models' shapes (rpo-bench sgemm); inside a model step OpenBLAS's idle threads spin against the
+// team's elementwise kernels, and the panels measured 5-10% faster steps (SmolLM2 4x256, runs alternated).
+// Each element of C is one OpenBLAS dot product over all of K whichever panel holds it.
 import COpenBLAS
 
 public enum Transpose: Sendable {
@@ -79,17 +79,6 @@ public enum BLAS {
         openblas_set_num_threads(Int32(threads))
         openBLAS(transA, transB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
         openblas_set_num_threads(1)
-    }
-
-    /// y = A x: A is M x K row-major (row stride `lda`), x has K and y M elements (OpenBLAS sgemv; y is
-    /// overwritten).
-    @inline(__always)
-    public static func sgemv(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>,
-                             y: UnsafeMutablePointer<Float>) {
-        if m == 0 { return }
-        if k == 0 { y.update(repeating: 0, count: m); return }
-        _ = openBLASSingleThreaded
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, 0, y, 1)
     }
 
     /// The naive triple loop with the same contract as `sgemm`, accumulating in Double: the oracle.
