@@ -6,8 +6,8 @@
 // reads the weights from memory once.
 // Reference: llama.cpp ggml_vec_dot_f32 (one dot per output), llm.c matmul_forward tiling.
 #include "rpo_kernels.h"
-#include <immintrin.h>
-#include <string.h>
+#include "arch.h"
+#include <stddef.h>
 
 #define TR 4  // weight rows per tile
 #define TT 4  // tokens per tile
@@ -16,6 +16,10 @@
 // rows): batch 1 from 24 to 38 GB/s (the read bandwidth), batch 8 from 58 to 112 GFLOP/s; into L1 (T0) or
 // one tile ahead gains far less. Prefetching past the end of the weights is harmless (no fault).
 #define PF_AHEAD (2 * TR)
+
+typedef void (*tile_fn)(float *, long, const float *, long, const float *, const float *, long);
+
+#if RPO_X86
 
 // MARK: AVX-512
 
@@ -56,7 +60,6 @@ tile512(float *out, long ldo, const float *inp, long C, const float *w, const fl
 TILE512(4, 4) TILE512(4, 3) TILE512(4, 2) TILE512(4, 1)
 TILE512(1, 4) TILE512(1, 3) TILE512(1, 2) TILE512(1, 1)
 
-typedef void (*tile_fn)(float *, long, const float *, long, const float *, const float *, long);
 static const tile_fn tiles512[2][TT] = {
     {tile512_1x1, tile512_1x2, tile512_1x3, tile512_1x4},
     {tile512_4x1, tile512_4x2, tile512_4x3, tile512_4x4},
@@ -114,6 +117,8 @@ static const tile_fn tiles256[2][TT] = {
     {tile256_4x1, tile256_4x2, tile256_4x3, tile256_4x4},
 };
 
+#endif  // RPO_X86
+
 // MARK: Portable
 
 // Eight partial sums over the products c = 8j + i, added pairwise at the end: one fixed order.
@@ -134,17 +139,29 @@ static void tile_portable(float *out, long ldo, const float *inp, long C, const 
 
 // MARK: Dispatch
 
-int rpo_cpu_isa(void) {
+static int detect_isa(void) {
+#if RPO_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return RPO_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return RPO_ISA_AVX2;
+#endif
     return RPO_ISA_PORTABLE;
+}
+
+int rpo_cpu_isa(void) {
+    static int isa;  // 0 until detected; a benign race, every thread computes the same value
+    if (isa == 0) isa = detect_isa();
+    return isa;
 }
 
 void rpo_rows_matvec(int isa, float *out, long ldo, const float *inp, long N, long C,
                      const float *w, const float *bias, long o0, long o1) {
     if (isa > rpo_cpu_isa()) isa = RPO_ISA_PORTABLE;  // never an instruction the CPU lacks
+#if RPO_X86
     const tile_fn(*table)[TT] = isa == RPO_ISA_AVX512 ? tiles512 : isa == RPO_ISA_AVX2 ? tiles256 : NULL;
+#else
+    const tile_fn(*table)[TT] = NULL;
+#endif
     for (long o = o0; o < o1;) {
         const int nr = o + TR <= o1 ? TR : 1;
         for (long n = 0; n < N; n += TT) {

@@ -6,7 +6,7 @@
 // idle between steps gives the core back to OpenBLAS's threads or other processes.
 // Reference: llama.cpp ggml_graph_compute_thread (spinning workers with a barrier per node).
 #include "rpo_kernels.h"
-#include <immintrin.h>
+#include "arch.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -18,7 +18,7 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_long epoch;        // bumped once per job
-    atomic_long remaining;    // parts of the current job not yet finished by helpers
+    atomic_long remaining;    // helpers not yet done with the current job
     atomic_int sleepers;
     rpo_team_fn fn;
     void *ctx;
@@ -46,7 +46,7 @@ static void *helper_main(void *arg) {
             long start = now_ns();
             int spins = 0;
             while ((e = atomic_load_explicit(&team.epoch, memory_order_acquire)) == seen) {
-                _mm_pause();
+                rpo_cpu_relax();
                 if (++spins == 256) {
                     spins = 0;
                     if (now_ns() - start > SPIN_NS) {
@@ -110,6 +110,6 @@ void rpo_team_run(rpo_team_fn fn, void *ctx, long parts) {
     in_job = 0;
     // every helper decrements once per job (those without a part too), so the job's fields stay valid
     // until all of them have read them
-    while (atomic_load_explicit(&team.remaining, memory_order_acquire) > 0) _mm_pause();
+    while (atomic_load_explicit(&team.remaining, memory_order_acquire) > 0) rpo_cpu_relax();
     pthread_mutex_unlock(&team.run_lock);
 }

@@ -7,7 +7,7 @@
 // element's result never depends on where a range starts (decoding stays batch-invariant).
 // Reference: Cephes expf.c; llm.c gelu_forward / gelu_backward; transformers activations.py.
 #include "rpo_kernels.h"
-#include <immintrin.h>
+#include "arch.h"
 #include <math.h>
 
 #define LOG2E 1.44269504088896341f
@@ -21,6 +21,8 @@
 #define P5 5.0000001201e-1f
 #define S2PI 0.7978845608028654f  // sqrt(2/pi)
 #define GK 0.044715f
+
+#if RPO_X86
 
 // MARK: AVX-512
 
@@ -213,6 +215,8 @@ T256 static void swiglu_bwd256(float *dg, float *du, const float *d, const float
     }
 }
 
+#endif  // RPO_X86
+
 // MARK: Portable (libm)
 
 static double sum_exp_c(const float *x, float shift, long n) {
@@ -249,8 +253,12 @@ static void swiglu_bwd_c(float *dg, float *du, const float *d, const float *g, c
 
 // MARK: Dispatch
 
+#if RPO_X86
 #define PICK(isa, f512, f256, fc) ((isa) >= RPO_ISA_AVX512 && rpo_cpu_isa() >= RPO_ISA_AVX512 ? f512 \
     : (isa) >= RPO_ISA_AVX2 && rpo_cpu_isa() >= RPO_ISA_AVX2 ? f256 : fc)
+#else
+#define PICK(isa, f512, f256, fc) ((void)(isa), (fc))
+#endif
 
 double rpo_sum_exp(int isa, const float *x, float shift, long n) {
     return PICK(isa, sum_exp512, sum_exp256, sum_exp_c)(x, shift, n);
@@ -276,6 +284,7 @@ void rpo_swiglu_backward(int isa, float *dgate, float *dup, const float *dout, c
 // Σ x[i] streaming the buffer with the decoding kernel's software prefetch (into L2, 2 KB ahead): the
 // benchmark's measure of the machine's read bandwidth, so the bound is not set by a loop the hardware
 // prefetcher alone feeds more slowly than the kernel it is compared with.
+#if RPO_X86
 T512 static double stream_sum512(const float *x, long n) {
     __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
     long i = 0;
@@ -304,6 +313,7 @@ T256 static double stream_sum256(const float *x, long n) {
     for (; i < n; i++) s += x[i];
     return s;
 }
+#endif  // RPO_X86
 static double stream_sum_c(const float *x, long n) {
     double s = 0;
     for (long i = 0; i < n; i++) s += x[i];

@@ -14,7 +14,6 @@ public enum GELUKind: String, Sendable, Equatable {
 }
 
 public enum GELU {
-    static let s2pi: Float = 0.7978845608028654  // sqrt(2/π)
     static let invSqrt2: Float = 0.7071067811865476
     static let invSqrt2pi: Float = 0.3989422804014327  // 1/sqrt(2π)
 
