@@ -5,10 +5,7 @@ import Foundation
 import Shared
 
 struct RpoJudge: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rpo-judge",
-        abstract: "Judge candidate texts against baseline texts pairwise with RPO's official judge prompts.",
-        discussion: """
+    static let discussion = """
         Input: sample records (rpo-sample), one per comparison. Fields used:
           {"id": "hh-17", "prompt": "\\n<|user|>\\nHi\\n<|assistant|>\\n",
            "policy": "...", "chosen": "...", ...}
@@ -46,6 +43,21 @@ struct RpoJudge: AsyncParsableCommand {
         chat format followed by "Response" ("Summary"); the log-probabilities
         of " 1" and " 2" as the next token decide, one forward pass each.
 
+        --judge reward --reward-model HEAD (from `rpo-judge fit-reward`): a
+        Bradley-Terry reward model, a linear head on the sentence embedding of
+        each text (its encoder, e.g. all-MiniLM-L6-v2, named in HEAD or by
+        --encoder); the text with the larger reward wins, no prompt, no order
+        effect; judgment records carry "rewards" (label order).
+
+        --validate: judge the dataset's own responses, "chosen" (candidate)
+        against "rejected" (baseline), on held-out example records (rpo-tokenize
+        output): the candidate's score, (wins + ties / 2) / attempts, is the
+        judge's agreement with the human labels, reported with its 95%
+        bootstrap interval and a verdict: "informative" when the interval lies
+        above 50%, "uninformative" when it includes 50% (its win rates say
+        nothing), "worse than chance" below. In --summary: "validation":
+        {"agreement", "agreement_ci95", "verdict"}.
+
         Summary on standard error, and as JSON in --summary FILE: the official
         win rate (candidate wins / attempts; failures and unparsed answers
         count against both sides), wins / decided, ties counted half, 95%
@@ -62,26 +74,48 @@ struct RpoJudge: AsyncParsableCommand {
               -o judged.jsonl --resume --summary winrate.json
           rpo-judge --task dialogue --local-model models/SmolLM2.gguf \\
               --both-orders samples.zst -o judged.zst
-        """)
+          rpo-judge fit-reward --validation validation.examples.zst \\
+              --l2 1e-3,1e-2,1e-1 train.examples.zst -o reward.json
+          rpo-judge --task dialogue --validate --reward-model reward.json \\
+              test.examples.zst -o validation.zst --summary validation.json
+        Fitting the reward judge's head: rpo-judge fit-reward --help.
+        """
+
+    static let configuration = CommandConfiguration(
+        commandName: "rpo-judge",
+        abstract: "Judge candidate texts against baseline texts pairwise with RPO's official judge prompts.",
+        discussion: discussion + "\n\nOptions: rpo-judge judge --help. The subcommand judge is the default: `rpo-judge ARGS` is `rpo-judge judge ARGS`.",
+        subcommands: [JudgeCommand.self, FitRewardCommand.self],
+        defaultSubcommand: JudgeCommand.self)
+}
+
+struct JudgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "judge",
+        abstract: "Judge candidate texts against baseline texts pairwise with RPO's official judge prompts.",
+        discussion: RpoJudge.discussion)
 
     @OptionGroup var input: InputOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var display: DisplayOptions
 
     @Option(help: "dialogue (HH) or summarization (TL;DR): which official prompt.") var task: String
-    @Option(help: "Field of the candidate text (upstream -ck).") var candidate = "policy"
-    @Option(help: "Field of the baseline text (upstream -bk).") var baseline = "chosen"
+    @Option(help: "Field of the candidate text (upstream -ck; default policy, with --validate chosen).") var candidate: String?
+    @Option(help: "Field of the baseline text (upstream -bk; default chosen, with --validate rejected).") var baseline: String?
+    @Flag(help: "Validate the judge: chosen (candidate) against rejected (baseline); the score is its agreement with the human labels.") var validate = false
     @Option(name: .customLong("prompt-key"), help: "Field of the formatted prompt (upstream -hk).") var promptKey = "prompt"
     @Option(name: .customLong("id-key"), help: "Field of the record id.") var idKey = "id"
     @Option(help: "The two labels of the texts (upstream -l).") var labels = "12"
     @Option(name: .customLong("human-prefix"), help: #"The prompt's user marker (default "\n<|user|>\n")."#) var humanPrefix: String?
     @Option(name: .customLong("assistant-prefix"), help: #"The prompt's assistant marker (default "\n<|assistant|>\n")."#) var assistantPrefix: String?
-    @Option(help: "api or local (default: api when --api-base or --api-model is given, else local).") var judge: String?
+    @Option(help: "api, local or reward (default: api when --api-base or --api-model is given, reward with --reward-model, else local).") var judge: String?
     @Option(name: .customLong("api-base"), help: "OpenAI-compatible API root (POST <base>/chat/completions).") var apiBase: String?
     @Option(name: .customLong("api-model"), help: "Judge model name (default gpt-4-0613).") var apiModel: String?
     @Option(name: .customLong("api-key-env"), help: "Environment variable holding the API key.") var apiKeyEnv = "OPENAI_API_KEY"
     @Flag(name: .customLong("no-api-key"), help: "Send no key (local servers).") var noAPIKey = false
     @Option(name: .customLong("local-model"), help: "Chat model for --judge local: a llama .gguf file or a HF directory.") var localModel: String?
+    @Option(name: .customLong("reward-model"), help: "Reward head for --judge reward (rpo-judge fit-reward output).") var rewardModel: String?
+    @Option(help: "Sentence encoder of --judge reward (default: the directory the head names).") var encoder: String?
     @Flag(name: .customLong("both-orders"), help: "Judge each comparison in both orders; disagreement is a tie.") var bothOrders = false
     @Flag(help: "Both orders, decided by their summed label log-prob margins (local judge).") var calibrate = false
     @Option(name: .customLong("max-comparisons"), help: "Judge the first N records (0: all).") var maxComparisons = 256
@@ -104,18 +138,22 @@ struct RpoJudge: AsyncParsableCommand {
         do { o = JudgeRunOptions(template: try JudgeTemplate(task: t, labels: labels, humanPrefix: humanPrefix ?? "\n<|user|>\n",
                                                                     assistantPrefix: assistantPrefix ?? "\n<|assistant|>\n")) }
         catch { throw CLIError.usage(error.description) }
+        let candidate = self.candidate ?? (validate ? "chosen" : "policy")
+        let baseline = self.baseline ?? (validate ? "rejected" : "chosen")
         guard candidate != baseline else { throw CLIError.usage("--candidate and --baseline name the same field") }
         guard maxComparisons >= 0, bootstrap >= 1 else { throw CLIError.usage("--max-comparisons must be >= 0 and --bootstrap >= 1") }
         (o.candidateKey, o.baselineKey, o.promptKey, o.idKey) = (candidate, baseline, promptKey, idKey)
         (o.seed, o.bothOrders, o.bootstrapResamples, o.retryFailed) = (seed, bothOrders || calibrate, bootstrap, retryFailed)
         o.calibrated = calibrate
+        o.validation = validate
         o.maxComparisons = maxComparisons == 0 ? nil : maxComparisons
         if let t = tokenizer { o.lengthTokenizer = try Tokenizer.load(path: t) }
         return o
     }
 
     func backend() throws -> JudgeBackend {
-        let kind = judge ?? (apiBase != nil || apiModel != nil ? "api" : "local")
+        let kind = judge ?? (apiBase != nil || apiModel != nil ? "api" : rewardModel != nil ? "reward" : "local")
+        if kind != "reward" && (rewardModel != nil || encoder != nil) { throw CLIError.usage("--reward-model and --encoder are for --judge reward") }
         switch kind {
         case "api":
             var a = APIJudgeOptions()
@@ -138,8 +176,11 @@ struct RpoJudge: AsyncParsableCommand {
                 throw CLIError.usage("--judge local needs --local-model (a .gguf file or a model directory), or configure an API judge with --api-base")
             }
             return try LocalJudge.load(path: path)
+        case "reward":
+            guard let path = rewardModel else { throw CLIError.usage("--judge reward needs --reward-model HEAD (from rpo-judge fit-reward)") }
+            return try RewardJudge.load(path: path, encoderPath: encoder)
         default:
-            throw CLIError.usage("unknown judge \"\(kind)\" (expected api or local)")
+            throw CLIError.usage("unknown judge \"\(kind)\" (expected api, local or reward)")
         }
     }
 

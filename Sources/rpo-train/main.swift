@@ -8,10 +8,7 @@ extension LossKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 
 struct RpoTrain: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "rpo-train",
-        abstract: "Train a causal LM on rpo-pairs batches with SFT, DPO, IPO, cDPO, SLiC, KTO or RPO (Relative Preference Optimization).",
-        discussion: """
+    static let discussion = """
         RPO is Relative Preference Optimization (arXiv 2402.10958), which is
         not TRL's rpo_alpha nor NeMo's reward-aware RPO. Losses, metrics,
         RMSprop, warmup (lr * min(1, (k+1)/(warmup+1))) and clipping follow the
@@ -41,6 +38,18 @@ struct RpoTrain: ParsableCommand {
            "logps_train/chosen", "grad_norm" (before clipping), "lr",
            "tokens_per_s", "examples_per_s", "counters/examples",
            "counters/updates"}
+        With --eval BATCHES (rpo-pairs batch records of held-out scored
+        pairs), one more record per evaluation, before the first step
+        (unless --no-first-eval) and whenever counters/examples is a multiple
+        of --eval-every (rounded down to a multiple of the batch size, as
+        upstream), after the last step too; no gradients, the run's
+        --micro-batch, each held-out batch's own groups and matrices:
+          {"mode": "eval", "step", "counters/examples", "loss/eval",
+           "rewards_eval/chosen", "rewards_eval/rejected",
+           "rewards_eval/accuracies" (flipped), 
+           "rewards_eval/accuracies_elementwise", "rewards_eval/margins",
+           "logps_eval/rejected", "logps_eval/chosen", "eval_batches",
+           "eval_examples", "eval_seconds"}
         --per-example FILE, one record per example and batch:
           {"step", "batch", "group", "id", "policy_chosen_logp", ...,
            "reference_rejected_logp", "reward_chosen", "margin", "loss",
@@ -77,7 +86,24 @@ struct RpoTrain: ParsableCommand {
           rpo-train --score --model models/smol batches.zst -o scored.zst
           rpo-train --model models/smol --loss rpo-paired --out runs/rpo \\
             scored.zst | jq -c '{step, "loss/train"}'
-        """)
+
+        Held-out metrics of any model, and paired comparisons: rpo-train eval
+        (rpo-train eval --help).
+        """
+
+    static let configuration = CommandConfiguration(
+        commandName: "rpo-train",
+        abstract: "Train a causal LM on rpo-pairs batches with SFT, DPO, IPO, cDPO, SLiC, KTO or RPO (Relative Preference Optimization).",
+        discussion: discussion + "\n\nOptions: rpo-train train --help. The subcommand train is the default: `rpo-train ARGS` is `rpo-train train ARGS`.",
+        subcommands: [TrainCommand.self, EvalCommand.self],
+        defaultSubcommand: TrainCommand.self)
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a causal LM on rpo-pairs batches with SFT, DPO, IPO, cDPO, SLiC, KTO or RPO (Relative Preference Optimization).",
+        discussion: RpoTrain.discussion)
 
     @OptionGroup var input: InputOptions
     @OptionGroup var output: OutputOptions
@@ -105,6 +131,9 @@ struct RpoTrain: ParsableCommand {
     @Flag(help: "Score the input records with --model instead of training.") var score = false
     @Option(help: "Field prefix of --score.") var prefix = "reference"
     @Option(help: "Seed of the run's generator (default 1; training itself draws no random numbers).") var seed: UInt64?
+    @Option(help: "Held-out batch records (rpo-pairs output of scored held-out pairs) to evaluate during training.") var eval: String?
+    @Option(help: "Evaluate every N training examples (upstream eval_every; default 20000).") var evalEvery: Int?
+    @Flag(help: "No evaluation before the first step (upstream do_first_eval=false).") var noFirstEval = false
     @OptionGroup var display: DisplayOptions
 
     func validate() throws {
@@ -113,9 +142,11 @@ struct RpoTrain: ParsableCommand {
         if let n = checkpointEvery, n < 1 { throw ValidationError("--checkpoint-every must be >= 1") }
         if let n = maxSteps, n < 0 { throw ValidationError("--max-steps must be >= 0") }
         if let n = gradientAccumulation, n < 1 { throw ValidationError("--gradient-accumulation must be >= 1") }
+        if let n = evalEvery, n < 1 { throw ValidationError("--eval-every must be >= 1") }
+        if eval == nil && (evalEvery != nil || noFirstEval) { throw ValidationError("--eval-every and --no-first-eval need --eval BATCHES") }
         if score {
             if model == nil { throw ValidationError("--score needs --model") }
-            if resume != nil || out != nil || perExample != nil { throw ValidationError("--score writes records only (no --out, --resume, --per-example)") }
+            if resume != nil || out != nil || perExample != nil || eval != nil { throw ValidationError("--score writes records only (no --out, --resume, --per-example, --eval)") }
         } else {
             if resume == nil && (model == nil || loss == nil) { throw ValidationError("--model and --loss are required (or --resume RUN_DIR)") }
             if let r = resume, let o = out, r != o { throw ValidationError("--resume continues in its own run directory (no --out)") }
@@ -132,6 +163,9 @@ struct RpoTrain: ParsableCommand {
         r.keepCheckpoints = keepCheckpoints
         r.options.memoryMicroBatch = microBatch; r.options.maxSteps = maxSteps; r.options.checkpointEvery = checkpointEvery
         r.options.allowReferenceMismatch = allowReferenceMismatch
+        r.eval = eval
+        if eval != nil { r.options.evalEvery = evalEvery ?? 20_000 }
+        r.options.firstEval = !noFirstEval
         return r
     }
 
@@ -164,6 +198,7 @@ struct RpoTrain: ParsableCommand {
             if s.skippedRecords > 0 { line += ", \(s.skippedRecords) skipped (one status, as upstream)" }
             if s.droppedGroups > 0 { line += ", \(s.droppedGroups) groups without both statuses left out" }
             if s.precomputedReferenceRecords > 0 { line += "; precomputed reference log-probs in \(s.precomputedReferenceRecords) records" }
+            if s.evaluations > 0 { line += "; \(s.evaluations) held-out evaluations" }
             diag.note(line)
             if s.leftoverRecords > 0 { diag.warning("the last \(s.leftoverRecords) records did not complete a gradient accumulation and were not stepped") }
             if s.stoppedBySignal { diag.note("stopped by signal") }

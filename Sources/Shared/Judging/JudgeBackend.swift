@@ -15,6 +15,10 @@ public struct JudgeRequest: Sendable {
     public var messages: [ChatMessage]
     /// The template that made them (task and labels, for judges that score the labels directly).
     public var template: JudgeTemplate
+    /// The conversation's prompt and the two texts in the order shown (label 1 first), for judges that score
+    /// texts directly (the reward judge).
+    public var prompt = ""
+    public var texts: [String] = []
 
     public init(index: Int, id: String, pass: Int, messages: [ChatMessage], template: JudgeTemplate) {
         self.index = index; self.id = id; self.pass = pass; self.messages = messages; self.template = template
@@ -27,6 +31,8 @@ public struct JudgeReply: Sendable {
     public var raw: String?
     /// Log-probabilities of the two labels as the next token (local judges), in label order.
     public var labelLogProbs: [Double]?
+    /// Rewards of the two texts in label order (the reward judge); the larger wins, equal rewards tie.
+    public var rewards: [Double]?
     /// Why there is no usable answer, after any retries (nil on success).
     public var error: String?
     /// Requests made (1 + retries used).
@@ -34,14 +40,14 @@ public struct JudgeReply: Sendable {
     /// Wall time spent on this request, retries and waits included.
     public var seconds: Double
 
-    public init(raw: String? = nil, labelLogProbs: [Double]? = nil, error: String? = nil, attempts: Int = 1,
-                seconds: Double = 0) {
-        self.raw = raw; self.labelLogProbs = labelLogProbs; self.error = error
+    public init(raw: String? = nil, labelLogProbs: [Double]? = nil, rewards: [Double]? = nil, error: String? = nil,
+                attempts: Int = 1, seconds: Double = 0) {
+        self.raw = raw; self.labelLogProbs = labelLogProbs; self.rewards = rewards; self.error = error
         self.attempts = attempts; self.seconds = seconds
     }
 }
 
-/// A judge backend: the OpenAI-compatible API judge, or a local causal LM.
+/// A judge backend: the OpenAI-compatible API judge, a local causal LM, or a reward model.
 public protocol JudgeBackend: Sendable {
     /// Written into every judgment record, e.g. "api:gpt-4-0613".
     var name: String { get }

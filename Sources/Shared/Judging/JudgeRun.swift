@@ -22,6 +22,9 @@ public struct JudgeRunOptions: Sendable {
     public var bootstrapResamples = 10_000
     /// With resumed judgments: judge again the comparisons whose judgment failed (no answer).
     public var retryFailed = false
+    /// The run validates the judge: the candidate is the human-preferred text (chosen) and the baseline the
+    /// other (rejected), so the candidate's score is the judge's agreement with the human labels.
+    public var validation = false
     /// Measures the texts in tokens too (compare.py records tokenizer lengths); nil: characters only.
     public var lengthTokenizer: Tokenizer?
 
@@ -130,9 +133,11 @@ public enum JudgeRun {
                     let item = items[i]
                     let order = pass == 0 ? item.order : item.order.reversed()
                     let (first, second) = item.texts(order)
-                    let request = JudgeRequest(index: i, id: idText(item.id), pass: pass,
+                    var request = JudgeRequest(index: i, id: idText(item.id), pass: pass,
                                                messages: template.messages(prompt: item.prompt, first: first, second: second),
                                                template: template)
+                    request.prompt = item.prompt
+                    request.texts = [first, second]
                     group.addTask { (i, pass, try await backend.judge(request)) }
                     nextUnit += 1
                     inFlight += 1

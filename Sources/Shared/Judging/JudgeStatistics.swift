@@ -55,6 +55,9 @@ public struct WinRates: Sendable, Equatable {
     public var winRateDecided: Double? { decided > 0 ? Double(candidateWins) / Double(decided) : nil }
     /// (wins + ties / 2) / decided.
     public var scoreDecided: Double? { decided > 0 ? (Double(candidateWins) + 0.5 * Double(ties)) / Double(decided) : nil }
+    /// (wins + ties / 2) / attempts: a judge validated on (chosen, rejected) pairs agrees with the human label on
+    /// this share of them (failures and unparsed answers count as disagreement).
+    public var scoreAll: Double? { attempts > 0 ? (Double(candidateWins) + 0.5 * Double(ties)) / Double(attempts) : nil }
 }
 
 /// Percentile-bootstrap intervals of the three rates.
@@ -62,6 +65,7 @@ public struct BootstrapIntervals: Sendable, Equatable {
     public var winRate: Interval?
     public var winRateDecided: Interval?
     public var scoreDecided: Interval?
+    public var scoreAll: Interval?
 }
 
 public enum JudgeStatistics {
@@ -73,7 +77,7 @@ public enum JudgeStatistics {
         guard n > 0, resamples > 0 else { return BootstrapIntervals() }
         let codes = outcomes.map { $0.rawValue }
         var rng = RNG(seed: seed)
-        var rate = [Double](), decided = [Double](), score = [Double]()
+        var rate = [Double](), decided = [Double](), score = [Double](), all = [Double]()
         rate.reserveCapacity(resamples); decided.reserveCapacity(resamples); score.reserveCapacity(resamples)
         var counts = [Int](repeating: 0, count: 5)
         for _ in 0..<resamples {
@@ -83,8 +87,10 @@ public enum JudgeStatistics {
             rate.append(w.winRate!)
             if let d = w.winRateDecided { decided.append(d) }
             if let s = w.scoreDecided { score.append(s) }
+            all.append(w.scoreAll!)
         }
-        return BootstrapIntervals(winRate: interval(rate), winRateDecided: interval(decided), scoreDecided: interval(score))
+        return BootstrapIntervals(winRate: interval(rate), winRateDecided: interval(decided), scoreDecided: interval(score),
+                                  scoreAll: interval(all))
     }
 
     static func interval(_ values: [Double]) -> Interval? {

@@ -36,6 +36,8 @@ public struct JudgeSummary: Sendable {
     public let resumed: Int
     public let rejudged: Int
     public let superseded: Int
+    /// A validation run (`JudgeRunOptions.validation`): the candidate is the human-preferred text.
+    public let validation: Bool
 
     public init(results: [ComparisonResult], options: JudgeRunOptions, judge: String, resumed: Int = 0,
                 retried: Int = 0, superseded: Int = 0) {
@@ -67,6 +69,17 @@ public struct JudgeSummary: Sendable {
         self.resumed = resumed
         rejudged = retried
         self.superseded = superseded
+        validation = options.validation
+    }
+
+    /// A validated judge's agreement with the human labels: (chosen wins + ties / 2) / attempts.
+    public var agreement: Double? { rates.scoreAll }
+
+    /// "informative" when the agreement's 95% interval lies above 50%, "uninformative" when it includes 50%,
+    /// "worse than chance" when it lies below.
+    public var verdict: String? {
+        guard validation, let i = intervals.scoreAll else { return nil }
+        return i.lower > 0.5 ? "informative" : i.upper < 0.5 ? "worse than chance" : "uninformative"
     }
 
     // MARK: - Output
@@ -105,6 +118,11 @@ public struct JudgeSummary: Sendable {
             o["order_disagreements"] = .int(disagreements)
             o["order_disagreement_rate"] = bothOrdersDecided > 0 ? .double(Double(disagreements) / Double(bothOrdersDecided)) : .null
         }
+        if validation {
+            o["validation"] = .object(JSONObject([("agreement", num(agreement)), ("agreement_ci95", ci(intervals.scoreAll)),
+                                                  ("verdict", verdict.map { .string($0) } ?? .null),
+                                                  ("definition", .string("(\(candidateKey) wins + ties / 2) / attempts: the judge's agreement with the human label"))]))
+        }
         o["requests"] = .int(requests)
         o["retried_presentations"] = .int(retriedPresentations)
         o["resumed"] = .int(resumed)
@@ -131,6 +149,9 @@ public struct JudgeSummary: Sendable {
             pos += "; the two orders disagree in \(disagreements) of \(bothOrdersDecided) comparisons"
         }
         l.append(pos)
+        if validation, let a = agreement {
+            l.append("validation: the judge agrees with the human label (\(candidateKey) over \(baselineKey)) on \(pct(a))\(ci(intervals.scoreAll)) of \(rates.attempts) pairs, ties as half: \(verdict ?? "n/a")")
+        }
         var req = "requests: \(requests) (\(retriedPresentations) judgments retried)"
         if resumed > 0 { req += "; \(resumed) comparisons resumed from the output\(rejudged > 0 ? ", \(rejudged) judged again" : "")" }
         l.append(req)

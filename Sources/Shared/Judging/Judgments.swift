@@ -17,6 +17,8 @@ public struct Presentation: Sendable {
     public var winner: JudgeRole?
     public var raw: String?
     public var logProbs: [Double]?
+    /// The reward judge's rewards of the two texts in label order.
+    public var rewards: [Double]?
     public var error: String?
     public var attempts: Int
     public var seconds: Double
@@ -27,12 +29,16 @@ public struct Presentation: Sendable {
         self.order = order
         raw = reply.raw
         logProbs = reply.labelLogProbs
+        rewards = reply.rewards
         attempts = reply.attempts
         seconds = reply.seconds
         error = reply.error
         winner = nil
         status = .failed
-        if let lp = reply.labelLogProbs, lp.count == 2, reply.error == nil {
+        if let r = reply.rewards, r.count == 2, reply.error == nil {
+            status = .ok
+            winner = r[0] > r[1] ? order[0] : r[1] > r[0] ? order[1] : nil
+        } else if let lp = reply.labelLogProbs, lp.count == 2, reply.error == nil {
             status = .ok
             winner = lp[0] > lp[1] ? order[0] : lp[1] > lp[0] ? order[1] : nil
         } else if let text = reply.raw, reply.error == nil {
@@ -68,6 +74,7 @@ public struct Presentation: Sendable {
         o["attempts"] = .int(attempts)
         o["seconds"] = .double((seconds * 1000).rounded() / 1000)
         if let lp = logProbs { o["logprobs"] = .array(lp.map { .double($0) }) }
+        if let r = rewards { o["rewards"] = .array(r.map { .double($0) }) }
     }
 }
 
@@ -243,16 +250,20 @@ extension ComparisonResult {
             throw RecordError(source: source, record: line, "field \"order\" must be [\"candidate\",\"baseline\"] or [\"baseline\",\"candidate\"]")
         }
         let raw = f("raw").exists ? try f("raw").string() : nil
-        let lp = f("logprobs").exists ? try f("logprobs").array().map { v -> Double in
-            guard let d = v.doubleValue else { throw RecordError(source: source, record: line, "field \"logprobs\" must hold numbers") }
-            return d
-        } : nil
+        func numbers(_ k: String) throws -> [Double]? {
+            guard f(k).exists else { return nil }
+            return try f(k).array().map { v -> Double in
+                guard let d = v.doubleValue else { throw RecordError(source: source, record: line, "field \"\(k)\" must hold numbers") }
+                return d
+            }
+        }
+        let lp = try numbers("logprobs"), rewards = try numbers("rewards")
         let error = f("error").exists ? try f("error").string() : nil
         let attempts = f("attempts").exists ? try f("attempts").int() : 1
         let seconds = f("seconds").exists ? try f("seconds").double() : 0
         // A stored error with an answer is the parse error, decided again below; without one it is the failure.
-        let failed = raw == nil && lp == nil
-        let reply = JudgeReply(raw: raw, labelLogProbs: lp, error: failed ? (error ?? "the judge gave no answer") : nil,
+        let failed = raw == nil && lp == nil && rewards == nil
+        let reply = JudgeReply(raw: raw, labelLogProbs: lp, rewards: rewards, error: failed ? (error ?? "the judge gave no answer") : nil,
                                attempts: attempts, seconds: seconds)
         return Presentation(order: order, reply: reply, template: template)
     }

@@ -28,10 +28,51 @@ public enum ReferenceScorer {
     /// `progress` is called with the number of records written.
     public static func run(model: CausalLM, fingerprint: String, input: RecordReader, output: RecordWriter,
                            options: ScoreOptions = ScoreOptions(), progress: ((Int) -> Void)? = nil) throws -> ScoreSummary {
+        var s = Batcher(model: model, fingerprint: fingerprint, source: input.name, options: options,
+                        write: { try output.write($0) }, progress: progress)
+        while let record = try input.read() { try s.add(record, line: input.recordNumber) }
+        try s.flush()
+        return s.summary
+    }
+
+    /// Scores records already read (`line`: each one's record number in `source`), passing each scored record to
+    /// `write` in order.
+    public static func run(model: CausalLM, fingerprint: String, records: [(JSONObject, Int)], source: String,
+                           options: ScoreOptions = ScoreOptions(), write: @escaping (JSONObject) throws -> Void,
+                           progress: ((Int) -> Void)? = nil) throws -> ScoreSummary {
+        var s = Batcher(model: model, fingerprint: fingerprint, source: source, options: options, write: write, progress: progress)
+        for (r, line) in records { try s.add(r, line: line) }
+        try s.flush()
+        return s.summary
+    }
+
+    /// Queues records until `memoryMicroBatch` sequences are waiting, scores them, writes the records in order.
+    struct Batcher {
+        let model: CausalLM
+        let fingerprint: String
+        let source: String
+        let options: ScoreOptions
+        let write: (JSONObject) throws -> Void
+        let progress: ((Int) -> Void)?
         var summary = ScoreSummary()
         var pending: [PendingRecord] = []
         var queued = 0
-        func flush() throws {
+
+        init(model: CausalLM, fingerprint: String, source: String, options: ScoreOptions,
+             write: @escaping (JSONObject) throws -> Void, progress: ((Int) -> Void)?) {
+            self.model = model; self.fingerprint = fingerprint; self.source = source; self.options = options
+            self.write = write; self.progress = progress
+        }
+
+        mutating func add(_ record: JSONObject, line: Int) throws {
+            let p = try PendingRecord(record, source: source, line: line, vocabSize: model.config.vocabSize, kl: options.kl)
+            pending.append(p)
+            queued += p.targets.count
+            if queued >= options.memoryMicroBatch { try flush() }
+        }
+
+        mutating func flush() throws {
+            if pending.isEmpty { return }
             var all: [ScoredSequence] = []
             for r in pending { for t in r.targets { all.append(t.sequence) } }
             var lps: [Double] = []
@@ -39,7 +80,7 @@ public enum ReferenceScorer {
             while i < all.count {
                 let chunk = Array(all[i..<min(i + options.memoryMicroBatch, all.count)])
                 do { lps += try model.sequenceLogProbs(chunk) } catch {
-                    throw IOError(input.name, "scoring failed: \(error)")
+                    throw IOError(source, "scoring failed: \(error)")
                 }
                 i += chunk.count
             }
@@ -49,11 +90,11 @@ public enum ReferenceScorer {
                     let v = lps[k]
                     k += 1
                     guard v.isFinite else {
-                        throw RecordError(source: input.name, record: r.line, "the \(options.prefix) log-prob of \(t.describe) is \(v)")
+                        throw RecordError(source: source, record: r.line, "the \(options.prefix) log-prob of \(t.describe) is \(v)")
                     }
                     r.set(t, v, prefix: options.prefix, fingerprint: fingerprint)
                 }
-                try output.write(r.record)
+                try write(r.record)
                 summary.records += 1
             }
             summary.sequences += all.count
@@ -62,15 +103,6 @@ public enum ReferenceScorer {
             queued = 0
             progress?(summary.records)
         }
-        while let record = try input.read() {
-            let p = try PendingRecord(record, source: input.name, line: input.recordNumber, vocabSize: model.config.vocabSize,
-                                      kl: options.kl)
-            pending.append(p)
-            queued += p.targets.count
-            if queued >= options.memoryMicroBatch { try flush() }
-        }
-        if !pending.isEmpty { try flush() }
-        return summary
     }
 
     /// One sequence to score and where its log-prob goes.

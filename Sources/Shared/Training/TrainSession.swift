@@ -24,6 +24,9 @@ public struct TrainRequest: Sendable {
     /// The run directory to resume.
     public var resume: String?
     public var keepCheckpoints = 1
+    /// Held-out batch records (rpo-pairs output of scored held-out pairs) evaluated every `options.evalEvery`
+    /// examples; nil: no evaluation.
+    public var eval: String?
     public var options = TrainerOptions()
     public init() {}
 }
@@ -34,6 +37,16 @@ public enum TrainSession {
 
     /// Builds the trainer of a new or resumed run. `note` receives one-line messages for standard error.
     public static func open(_ r: TrainRequest, note: (String) -> Void) throws -> Trainer {
+        let trainer = try openTrainer(r, note: note)
+        if let path = r.eval {
+            try trainer.loadEvalBatches(try RecordReader(path: path))
+            let examples = trainer.evalBatches.reduce(0) { $0 + $1.batchSize }
+            note("held-out evaluation: \(trainer.evalBatches.count) batch records (\(examples) examples) from \(path)")
+        }
+        return trainer
+    }
+
+    static func openTrainer(_ r: TrainRequest, note: (String) -> Void) throws -> Trainer {
         if let dir = r.resume { return try resume(dir, r, note: note) }
         guard let model = r.model.map(absolute) else { throw TrainError.configuration("--model is required (or --resume RUN_DIR)") }
         guard let loss = r.loss else { throw TrainError.configuration("--loss is required (or --resume RUN_DIR)") }

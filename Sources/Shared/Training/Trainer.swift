@@ -54,6 +54,11 @@ public struct TrainerOptions: Sendable {
     public var checkpointEvery: Int? = nil
     /// Accept precomputed reference log-probs whose `reference_model` differs from the reference's fingerprint.
     public var allowReferenceMismatch = false
+    /// Evaluate on `Trainer.evalBatches` whenever the examples counter is a multiple of this (upstream
+    /// `eval_every`, already rounded down to a multiple of the batch size); nil: never.
+    public var evalEvery: Int? = nil
+    /// Evaluate before the first step too (upstream `do_first_eval`, default true).
+    public var firstEval = true
     public init() {}
 }
 
@@ -73,6 +78,7 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
 
 /// Where the loop's output goes: one metrics record per optimizer step, optional per-example telemetry, progress.
 public struct TrainerSinks {
+    /// Metrics records: one per optimizer step, and one per evaluation (marked `"mode": "eval"`).
     public var metrics: (JSONObject) throws -> Void
     public var perExample: ((JSONObject) throws -> Void)?
     /// After every optimizer step: (steps taken in the whole run, this step's metrics record).
@@ -95,6 +101,8 @@ public struct TrainerSummary: Sendable {
     public var referenceModelLoaded = false
     public var precomputedReferenceRecords = 0
     public var lastCheckpoint: String?
+    /// Evaluations run on the held-out batches.
+    public var evaluations = 0
 }
 
 public final class Trainer {
@@ -112,6 +120,12 @@ public final class Trainer {
     var reference: CausalLM?
     var summary = TrainerSummary()
     var savedAtUpdate: Int?
+    /// Held-out batch records evaluated every `options.evalEvery` examples (no gradients, the records' own groups
+    /// and contrast matrices).
+    public var evalBatches: [TrainBatch] = []
+    /// The examples count of the last evaluation (one evaluation per count).
+    var evaluatedAt: Int?
+    var evalEveryRounded = false
 
     /// A new run: fresh optimizer state, step 0. `referenceLoader` loads the frozen reference when a batch
     /// carries no reference log-probs (never called otherwise).
@@ -161,6 +175,7 @@ public final class Trainer {
         var acc = StepAccumulator()
         while true {
             if acc.records == 0 {
+                try evaluateIfDue(sinks: sinks)
                 if let m = options.maxSteps, progress.updates >= m { summary.reachedMaxSteps = true; break }
                 if shouldStop() { summary.stoppedBySignal = true; break }
             }
@@ -171,6 +186,11 @@ public final class Trainer {
                                        vocabSize: policy.config.vocabSize)
             acc.read += 1
             acc.lastRecordStep = batch.step
+            if !evalEveryRounded, let e = options.evalEvery {
+                // Upstream rounds eval_every down to a multiple of the batch size (train.py:87-90); at least one batch.
+                evalEveryRounded = true
+                options.evalEvery = max(e - e % batch.batchSize, batch.batchSize)
+            }
             if batch.isSingleStatus { summary.skippedRecords += 1; continue }  // upstream `continue`, no counters
             if acc.records == 0 { policy.zeroGrad(); acc.start = Date() }
             guard let c = try process(batch, scale: 1 / Double(configuration.gradientAccumulation), sinks: sinks) else {
