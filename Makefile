@@ -61,8 +61,8 @@ demo: setup models build
 	echo "  plots       $(DEMO_OUT)/plots/{loss,margins,accuracies,logps}.png"
 
 # The paper's comparison in full (pipelines/hh.mk defaults: SFT, then DPO, RPO-paired at tau 0.25/0.5/0.75,
-# RPO-unpaired, uniform and diagonal ablations on all 2,056 training pairs; 256 test prompts): hours on a CPU.
-# The judge is the OpenAI API (gpt-4-0613) when OPENAI_API_KEY is set, else the local model.
+# RPO-unpaired, uniform and diagonal ablations on all 1,800 training pairs; 256 held-out test pairs and prompts): hours on a CPU.
+# The judge is the OpenAI API (gpt-4-0613) when OPENAI_API_KEY is set, else the reward judge; validated first.
 experiment: setup models build
 	$(MAKE) --no-print-directory -f pipelines/hh.mk results OUT=out/hh
 

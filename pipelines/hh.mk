@@ -174,16 +174,22 @@ HELDOUT := $(foreach v,start $(VARIANTS),$(OUT)/$(v)/heldout.json) $(foreach v,$
 heldout: $(HELDOUT)
 
 # ---- the judge: fitted (reward judge) and validated on the test pairs before it judges anything ------------
-$(OUT)/judge/reward.json: $(SPLIT_DIR)/train.jsonl.gz $(D)/validation.examples.zst $(BIN)/rpo-judge $(BIN)/rpo-tokenize
+# All 1,800 train pairs fit the head (whatever N_TRAIN), all 256 validation pairs choose its L2 penalty.
+$(OUT)/judge/%.examples.zst: $(SPLIT_DIR)/%.jsonl.gz $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
-	$(BIN)/rpo-tokenize --dataset hh --split train --tokenizer $(MODEL) --max-length $(MAX_LENGTH) \
-	  --max-prompt-length $(MAX_PROMPT_LENGTH) $< -o $(OUT)/judge/train.examples.zst
-	$(BIN)/rpo-judge fit-reward --encoder $(ENCODER) --validation $(D)/validation.examples.zst --l2 $(REWARD_L2) \
-	  $(OUT)/judge/train.examples.zst -o $@
+	$(BIN)/rpo-tokenize --dataset hh --split $* --tokenizer $(MODEL) --max-length $(MAX_LENGTH) \
+	  --max-prompt-length $(MAX_PROMPT_LENGTH) $< -o $@
+$(OUT)/judge/reward.json: $(OUT)/judge/train.examples.zst $(OUT)/judge/validation.examples.zst $(BIN)/rpo-judge
+	$(BIN)/rpo-judge fit-reward --encoder $(ENCODER) --validation $(OUT)/judge/validation.examples.zst \
+	  --l2 $(REWARD_L2) $< -o $@
 $(OUT)/judge/validation.json: $(D)/test.examples.zst $(BIN)/rpo-judge $(if $(filter reward,$(JUDGE)),$(OUT)/judge/reward.json)
 	$(BIN)/rpo-judge --validate --task dialogue $(JUDGE_ARGS) --max-comparisons $(or $(N_JUDGE_VAL),0) --seed 0 \
 	  --bootstrap $(BOOTSTRAP) --summary $@ $< -o $(OUT)/judge/validation.judgments.zst
-judge: $(OUT)/judge/validation.json
+# A sanity check next to it: correct answers against gibberish (data/judge-sanity/gibberish.jsonl).
+$(OUT)/judge/sanity.json: data/judge-sanity/gibberish.jsonl $(BIN)/rpo-judge $(if $(filter reward,$(JUDGE)),$(OUT)/judge/reward.json)
+	$(BIN)/rpo-judge --validate --task dialogue $(JUDGE_ARGS) --max-comparisons 0 --seed 0 --bootstrap $(BOOTSTRAP) \
+	  --summary $@ $< -o $(OUT)/judge/sanity.judgments.zst
+judge: $(OUT)/judge/validation.json $(OUT)/judge/sanity.json
 
 # ---- sampling and judging: the test prompts, against the dataset's chosen response --------------------------
 $(OUT)/start/samples.zst: $(START)
@@ -197,7 +203,8 @@ samples: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/samples.zst)
 judgments: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/summary.json)
 
 # ---- results: markdown and CSV table, PNG plots ----------------------------------------------------------
-$(OUT)/results.md: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/summary.json) $(HELDOUT) $(OUT)/judge/validation.json scripts/report.py
+$(OUT)/results.md: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/summary.json) $(HELDOUT) $(OUT)/judge/validation.json \
+                   $(OUT)/judge/sanity.json scripts/report.py
 	python3 scripts/report.py $(OUT) start $(VARIANTS)
 results: $(OUT)/results.md
 	@cat $<

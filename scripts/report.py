@@ -73,6 +73,7 @@ def main():
         sys.exit(__doc__)
     out, variants = sys.argv[1], sys.argv[2:]
     judge = load_json(os.path.join(out, "judge", "validation.json")) or {}
+    sanity = (load_json(os.path.join(out, "judge", "sanity.json")) or {})
     jv = judge.get("validation") or {}
     informative = jv.get("verdict") == "informative"
     rows, curves = [], {}
@@ -162,6 +163,13 @@ def main():
              f"rejected): agrees with the human label on {fmt(agreement, 1, 100)}% [{fmt(aci[0], 1, 100)}, "
              f"{fmt(aci[1], 1, 100)}]: **{jv.get('verdict', 'not validated')}**."
              + ("" if informative else " Its win rates below say nothing about quality and are not the result."))
+    if sanity:
+        L.append("")
+        L.append(f"Sanity check (data/judge-sanity: a correct one-line answer against \"zxq vrr blorp\"): the judge prefers the "
+                 f"correct answer in {sanity['candidate']['wins']} of {sanity['attempts']} pairs"
+                 + ("." if sanity['candidate']['wins'] == sanity['attempts'] else
+                    ": it rewards something other than quality (what the training labels reward), and a degenerate "
+                    "policy could fool it."))
     L += ["", "| variant | win rate % [95% CI] | wins / losses / ties | failed | mean chars (policy / chosen) |",
           "|---|---|---|---|---|"]
     for r in rows:

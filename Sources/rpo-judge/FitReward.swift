@@ -52,7 +52,9 @@ struct FitRewardCommand: ParsableCommand {
             }
             if grid.isEmpty { throw CLIError.usage("--l2 needs at least one value") }
             if grid.count > 1 && validation == nil { throw CLIError.usage("several --l2 values need --validation pairs to choose among them") }
-            let dir = encoder ?? ProcessInfo.processInfo.environment["RPO_EMBED_MODEL"] ?? "models/all-MiniLM-L6-v2"
+            // Absolute, so that the head finds its encoder from any directory.
+            let given = encoder ?? ProcessInfo.processInfo.environment["RPO_EMBED_MODEL"] ?? "models/all-MiniLM-L6-v2"
+            let dir = URL(fileURLWithPath: given).standardizedFileURL.path
             let enc = try SentenceEncoder.load(path: dir)
             let train = try RewardPairs.read(try input.openRecords())
             let val = try validation.map { try RewardPairs.read(try RecordReader(path: $0)) }
