@@ -1,5 +1,5 @@
 // Optimizers over ONE flat fp32 parameter buffer and a gradient buffer of the same layout (as llm.c's AdamW loop),
-// with PyTorch's semantics and order of fp32 operations: RMSprop (the official optimiser, rpo-method.md §9.1) and
+// with PyTorch's semantics and order of fp32 operations: RMSprop (the official optimiser, docs/method.md §9.1) and
 // AdamW (decoupled weight decay); the official warmup schedule; global-norm clipping as clip_grad_norm_.
 // References: torch/optim/rmsprop.py `_single_tensor_rmsprop`, torch/optim/adam.py `_single_tensor_adam`
 // (torch 2.13), torch/nn/utils/clip_grad.py. N = number of parameters.

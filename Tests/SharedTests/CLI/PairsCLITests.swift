@@ -1,6 +1,6 @@
-// rpo-pairs run as a user would: the §18 vectors reproduced through the tool's batch records, batch composition on
-// the HH data against the official loaders re-implemented in Python (Tests/Fixtures/pairs), exact matrices,
-// bad input, usage errors, determinism.
+// rpo-pairs run as a user would: the docs/method.md §18 vectors reproduced through the tool's batch records,
+// batch composition on the HH data against the official loaders re-implemented in Python (Tests/Fixtures/pairs),
+// exact matrices, bad input, usage errors, determinism.
 import Foundation
 import Testing
 @testable import Shared
