@@ -31,8 +31,8 @@ extension FlatOptimizer {
     }
 }
 
-/// Elementwise optimizer loops are memory-bound: both cores for large buffers. Every element's arithmetic is
-/// the same whatever the split, so results do not depend on the thread count.
+/// Elementwise optimizer loops are memory-bound: the worker team (Parallel) for large buffers. Every element's
+/// arithmetic is the same whatever the split, so results do not depend on the thread count.
 @inline(__always) func optimizerLoop(_ n: Int, _ body: (Range<Int>) -> Void) {
     Parallel.forRanges(n, costPerItem: 8, minWork: 1 << 16, body)
 }

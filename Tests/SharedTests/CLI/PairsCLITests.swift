@@ -242,7 +242,7 @@ import Testing
         let (c, _, _) = try Self.run(records, args + ["--seed", "4"])
         #expect(a.status == 0 && a.stdout.count > 10_000)
         #expect(a.stdout == b.stdout, "same input and seed: byte-identical output (file or stdin)")
-        // Parsing and contrasts run on both cores; one thread gives the same bytes.
+        // Parsing and contrasts run on every thread of the worker team; one thread gives the same bytes.
         let dir1 = TempDir()
         try Data(Self.jsonl(records)).write(to: URL(fileURLWithPath: dir1.file("in.jsonl")))
         let one = try Tools.run("rpo-pairs", args + ["--seed", "3", "--no-compress", dir1.file("in.jsonl")], env: ["RPO_THREADS": "1"])
