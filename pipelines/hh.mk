@@ -25,7 +25,7 @@ SPLIT_DIR    ?= data/hh-rlhf/split
 OUT          ?= out/hh
 SEED         ?= 1
 
-# Data (rpo-method.md §10, §12): official tokenisation, keep_end truncation for hh.
+# Data (docs/method.md §10, §12): official tokenisation, keep_end truncation for hh.
 MAX_LENGTH        ?= 512
 MAX_PROMPT_LENGTH ?= 256
 N_TRAIN           ?=          # first N train pairs (empty: all 1,800)

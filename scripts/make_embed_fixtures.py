@@ -8,7 +8,7 @@ Model: models/all-MiniLM-L6-v2 (make models; model.safetensors sha256 53aa5117..
 
 Texts (in this order; the Swift tests read them from texts.jsonl.zst):
     hh          the first 600 distinct prompts of data/hh-rlhf/harmless-base/test.jsonl.gz formatted as the
-                official RPO `hh` loader does (rpo-method.md §11.2): the chosen transcript through its last
+                official RPO `hh` loader does (docs/method.md §11.2): the chosen transcript through its last
                 "\\n\\nAssistant: ", re-split on Human:/Assistant: into "\\n<|user|>\\n" / "\\n<|assistant|>\\n"
                 markers; about a tenth are longer than 256 word-pieces (truncated by the encoder)
     alpacaeval  the first 424 AlpacaEval instructions, formatted as the official `alpacaeval` loader does
@@ -59,7 +59,7 @@ EDGE_CASES = [
 
 
 def fmt_hh(prompt):
-    """rpo-method.md §11.2 step 2: re.split on Human:/Assistant: with separators kept."""
+    """docs/method.md §11.2 step 2: re.split on Human:/Assistant: with separators kept."""
     out = []
     for chunk in re.split(r"\s*(Human:|Assistant:)\s+", prompt):
         if chunk == "Human:":

@@ -7,7 +7,7 @@ gguf 0.19.0, numpy 2.4.6 (Python 3.11).
 For each tiny random architecture (2 layers, seeded) it writes a Hugging Face directory
 Tests/Fixtures/lm/<name>/ (config.json + model.safetensors, float32, as `save_pretrained` writes them) and
   ref.json          the batch (input ids, label starts), coefficients c_n, per-sequence log-probs S_n
-                    (rpo-method.md §3) and the loss L = sum_n c_n * S_n, in float64
+                    (docs/method.md §3) and the loss L = sum_n c_n * S_n, in float64
   ref.safetensors   logits.<n> [L_n, V] per sequence and grad.<hf name> = dL/dparam for every parameter
 The reference runs the saved float32 weights in float64, one sequence at a time (no padding), so the
 difference to rpo is rpo's own float32 rounding.
@@ -65,7 +65,7 @@ def config_for(model_type, kw):
 
 
 def seq_logprob(logits, ids, label_start):
-    """rpo-method.md §3 for one unpadded sequence: position t predicts token t+1, tokens >= label_start
+    """docs/method.md §3 for one unpadded sequence: position t predicts token t+1, tokens >= label_start
     (and >= 1) are scored; the sum is the sequence log-probability."""
     lp = torch.log_softmax(logits[:-1], dim=-1)
     tok = lp.gather(1, ids[1:, None])[:, 0]
@@ -127,7 +127,7 @@ def make_tiny():
 
 
 # ---------------------------------------------------------------------------------------------------
-# SmolLM2-135M-Instruct (GGUF Q4_1) on real HH-RLHF pairs, formatted as rpo-method.md §11.2 / §12.
+# SmolLM2-135M-Instruct (GGUF Q4_1) on real HH-RLHF pairs, formatted as docs/method.md §11.2 / §12.
 
 GGUF_DIR = os.path.join(ROOT, "models")
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -149,7 +149,7 @@ def hh_format(prompt):
 
 
 def tokenize_element(tok, prompt, generation, max_length=512, max_prompt_length=256):
-    """rpo-method.md §12 (keep_end truncation, decode -> re-encode, " " + eos appended)."""
+    """docs/method.md §12 (keep_end truncation, decode -> re-encode, " " + eos appended)."""
     p = tok.encode(prompt)
     gen = tok.encode(generation)
     if p and p[-1] == tok.eos_token_id:

@@ -7,7 +7,7 @@ DPOTrainer, IPOTrainer, CDPOTrainer, SLiCTrainer, RPOTrainer, RPOUnpairedTrainer
 KTOTrainer, SimpleKTOTrainer, KTOZeroTrainer, SFTTrainer) operation for operation, then records, on seeded
 random inputs, the per-example losses, their mean and the autograd gradient of the mean w.r.t. every policy
 sequence log-prob. The only deliberate difference from upstream is the dtype: upstream runs in bf16, this in
-float64 (rpo-method.md §4 recommends fp32 or better); the Swift port computes in Double.
+float64 (docs/method.md §4 recommends fp32 or better); the Swift port computes in Double.
 
 Versions used to produce the committed fixture: Python 3.11.7, torch 2.13.0+cpu, numpy 2.4.6.
 Usage: python3 scripts/make_loss_fixtures.py > Tests/Fixtures/losses/torch_losses.json

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Reference training runs for the Swift trainer tests (Tests/Fixtures/train/), from a PyTorch re-implementation of
 the official trainer (yinyueqin/Relative-Preference-Optimization@c1b51639aaf93796ecf65ca74935bc4193b56592,
-BasicTrainer.train / PairedPreferenceTrainer / UnpairedPreferenceTrainer / SFTTrainer, rpo-method.md §3, §5, §6, §7, §9).
+BasicTrainer.train / PairedPreferenceTrainer / UnpairedPreferenceTrainer / SFTTrainer;
+docs/method.md §3, §5, §6, §7, §9).
 
 Versions used to make the committed files: Python 3.11.7, torch 2.13.0+cpu, transformers 5.24.0, safetensors 0.8.0,
 numpy 2.4.6.
@@ -21,7 +22,7 @@ make_loss_fixtures.py), `(loss / (groups * gradient_accumulation)).backward()` (
 then every `gradient_accumulation` batches `clip_grad_norm_(max_norm)`, `optimizer.step()`, `scheduler.step()` with
 LambdaLR(min(1, (k+1)/(warmup+1))), `zero_grad()`. Metrics are upstream's per-example lists (accuracies per group
 before the gather: the flipped paired accuracy), averaged over everything of the step. The deliberate difference
-from upstream is the dtype: policy and reference run in float64 (upstream bf16; rpo-method.md §4), so the Swift
+from upstream is the dtype: policy and reference run in float64 (upstream bf16; docs/method.md §4), so the Swift
 port's differences are its own fp32 rounding. The reference model is a frozen copy of the initial weights.
 
   python3 scripts/make_train_fixtures.py
@@ -142,7 +143,7 @@ def make_batches(run, rng):
 # ---- the official forward and trainer ---------------------------------------------------------------------
 
 def get_batch_logps(logits, labels):
-    """utils.get_batch_logps (average_log_prob=False), rpo-method.md §3."""
+    """utils.get_batch_logps (average_log_prob=False), docs/method.md §3."""
     labels = labels[:, 1:].clone()
     logits = logits[:, :-1, :]
     loss_mask = labels != -100

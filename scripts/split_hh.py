@@ -4,7 +4,7 @@
 data/hh-rlhf/harmless-base/test.jsonl.gz (2,312 pairs) -> data/hh-rlhf/split/{train,validation,test}.jsonl.gz
 with 256 test pairs, 256 validation pairs (for choosing settings: never tune on test) and 1,800 train pairs,
 and no prompt in two of them. Rows are grouped by their prompt formatted as the official `hh`
-loader formats it (rpo-method.md §11.2: the chosen transcript up to its last "\n\nAssistant: ", chat
+loader formats it (docs/method.md §11.2: the chosen transcript up to its last "\n\nAssistant: ", chat
 markers, runs of spaces collapsed), so rows that the loader would merge stay on one side. Groups are
 ordered by the sha256 of that prompt; the first groups make up exactly 256 test pairs (the same test split
 as before the validation split existed), the next ones exactly 256 validation pairs. Each output

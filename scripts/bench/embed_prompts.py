@@ -2,7 +2,7 @@
 """HH-RLHF prompts for the sentence-encoder benchmark (40-embed.sh), as JSON Lines {"prompt": ...} on stdout.
 
 Every prefix of every harmless-base test transcript (chosen and rejected) that ends at an
-"\\n\\nAssistant: " turn, formatted as the official RPO `hh` loader formats prompts (rpo-method.md §11.2:
+"\\n\\nAssistant: " turn, formatted as the official RPO `hh` loader formats prompts (docs/method.md §11.2:
 "\\n<|user|>\\n" / "\\n<|assistant|>\\n" markers), distinct, in file order: 5,527 prompts, repeated in the
 same order up to --count. Python 3.11 standard library only.
 """

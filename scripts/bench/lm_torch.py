@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch eager equivalent of `rpo-bench lm` (scripts/bench/20-lm.sh): HF transformers model of the same
-shape, random weights, fp32, the official sequence log-prob (rpo-method.md §3: full logits, log_softmax,
+shape, random weights, fp32, the official sequence log-prob (docs/method.md §3: full logits, log_softmax,
 gather, masked sum), forward + backward of L = sum_n c_n S_n, or forward only under no_grad.
 Versions: torch 2.13.0+cpu, transformers 5.24.0. Prints one JSON object like rpo-bench."""
 import argparse

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch eager equivalent of `rpo-bench train` (scripts/bench/25-train.sh): one optimizer step of the official
-trainer (yinyueqin/Relative-Preference-Optimization@c1b5163, rpo-method.md §5-§9) on a transformers model of the
+trainer (yinyueqin/Relative-Preference-Optimization@c1b5163, docs/method.md §5-§9) on a transformers model of the
 same shape with random weights, fp32: the frozen reference's concatenated forward under no_grad (unless
 --precomputed), the policy's concatenated forward (chosen and rejected of B pairs), get_batch_logps (full logits,
 log_softmax, gather, masked sum), the DPO or RPO-paired loss, backward, clip_grad_norm_(10), RMSprop step, LambdaLR

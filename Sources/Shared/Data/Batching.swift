@@ -1,4 +1,4 @@
-// Batch formation of the official loaders (rpo-method.md §13; dataloader.py at c1b5163: SFTDataLoader 603-649,
+// Batch formation of the official loaders (docs/method.md §13; dataloader.py at c1b5163: SFTDataLoader 603-649,
 // SimpleKTODataLoader 729-796, PairedPreferenceDataLoader 892-940) over element indices, one epoch at a time, with
 // the project's RNG. Seeds do not reproduce Python's `random`; the composition rules are upstream's exactly:
 // full batches only (the partial tail is dropped), a fresh shuffle each epoch, and for the unpaired layout two

@@ -250,7 +250,7 @@ struct ElementStore {
         return store
     }
 
-    /// Parses the lines of a chunk on both cores; results in line order.
+    /// Parses the lines of a chunk on the worker team (Parallel: one thread per core); results in line order.
     static func parseChunk(_ buf: [UInt8], ends: [Int], numbers: [Int], source: String, options: PairsOptions) -> [Parsed] {
         var out = [Parsed](repeating: Parsed(), count: ends.count)
         buf.withUnsafeBufferPointer { b in

@@ -101,7 +101,7 @@ public enum ExampleRecords {
                 ("dataset", .string(o.dataset)),
                 ("split", .string(o.split)),
                 // Upstream merges the chosen then the rejected tokenisation into one dict: prompt_text and
-                // prompt_input_ids are the rejected element's (rpo-method.md §8.2).
+                // prompt_input_ids are the rejected element's (docs/method.md §8.2).
                 ("prompt", .string(r.promptText)),
                 ("chosen", .string(ex.generations[pair.chosen])),
                 ("rejected", .string(ex.generations[pair.rejected])),

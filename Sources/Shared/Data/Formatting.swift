@@ -1,4 +1,4 @@
-// Text formatting of the official RPO loaders (rpo-method.md §11; upstream dataloader.py @ c1b5163, inherited
+// Text formatting of the official RPO loaders (docs/method.md §11; upstream dataloader.py @ c1b5163, inherited
 // from ContextualAI/HALOs): chat markers, the HH prompt/response split and its regex reformatting, and the
 // collapse of repeated spaces. Everything works on Unicode scalars, as Python's `str` does (code points,
 // not Swift Characters: "\r\n" is one Character but two code points), and Python's `\s` is reproduced
@@ -63,7 +63,7 @@ extension PythonText {
     }
 }
 
-/// The Anthropic HH-RLHF transcript rules of `get_hh` (rpo-method.md §11.2).
+/// The Anthropic HH-RLHF transcript rules of `get_hh` (docs/method.md §11.2).
 public enum HHFormat {
     /// The search term of the split: the prompt runs through the chosen transcript's last occurrence.
     public static let assistantTerm = "\n\nAssistant: "

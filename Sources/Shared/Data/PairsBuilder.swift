@@ -130,8 +130,8 @@ public enum PairsBuilder {
         return summary
     }
 
-    /// The contrasts of every batch of an epoch, computed on both cores (each batch independently, so the result
-    /// does not depend on the split).
+    /// The contrasts of every batch of an epoch, computed on the worker team (Parallel: one thread per core; each
+    /// batch independently, so the result does not depend on the split).
     static func epochContrasts(_ batches: [[Int]], groups: [[Int]], store: ElementStore,
                                options: PairsOptions) throws -> [([ContrastMatrix]?, ContrastStatistics?)] {
         var out = [Result<([ContrastMatrix]?, ContrastStatistics?), Error>](repeating: .success((nil, nil)), count: batches.count)

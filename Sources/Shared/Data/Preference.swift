@@ -1,4 +1,4 @@
-// The data model of the official loaders (rpo-method.md §11.1): an `Example` per formatted prompt holding its
+// The data model of the official loaders (docs/method.md §11.1): an `Example` per formatted prompt holding its
 // generations, preference pairs and SFT index, and a dataset keyed by the formatted prompt, so that rows
 // sharing a prompt merge into one example with several pairs. Order is first appearance (Python dicts).
 import Foundation

@@ -1,4 +1,4 @@
-// Dataset readers: each reproduces one `get_<name>` of the official loader (rpo-method.md §11; upstream
+// Dataset readers: each reproduces one `get_<name>` of the official loader (docs/method.md §11; upstream
 // dataloader.py @ c1b5163) on records in the dataset's published format, read from a file or stdin instead
 // of the Hugging Face hub. Two project formats are added: generic `{prompt, chosen, rejected}` pairs and
 // unpaired `{prompt, completion, label}` items.
@@ -20,7 +20,7 @@ public enum DatasetKind: String, Sendable, CaseIterable {
 }
 
 /// What to do with HH rows whose rejected transcript does not start with the prompt cut from the chosen
-/// transcript (rpo-method.md §11.2, §17.15).
+/// transcript (docs/method.md §11.2, §17.15).
 public enum HHPrefixPolicy: String, Sendable, CaseIterable {
     /// Cut the rejected transcript at the chosen prompt's length anyway, as upstream does (parity).
     case reproduce

@@ -1,5 +1,5 @@
 // The tokenizer interface the dataset pipeline needs: Hugging Face `tokenizer(text)` / `decode` semantics
-// and the special tokens that the official loader strips and appends (rpo-method.md §12). The project's
+// and the special tokens that the official loader strips and appends (docs/method.md §12). The project's
 // `Tokenizer` (Sources/Shared/Tokenizers) conforms; anything else with exact HF behaviour may.
 import Foundation
 

@@ -1,5 +1,5 @@
 // Tokenisation and truncation of one (prompt, completion) element, in the two modes of rpo-tokenize:
-//   official: `tokenize_batch_element` of the official loader exactly (rpo-method.md §12): encode prompt and
+//   official: `tokenize_batch_element` of the official loader exactly (docs/method.md §12): encode prompt and
 //             completion, drop the prompt's trailing EOS and the completion's BOS/EOS, truncate (prompt first,
 //             keep_start/keep_end, then the completion), decode both without special tokens, append
 //             " " + eos_token as text, re-encode the prompt text and prompt+completion text; the label start is

@@ -552,7 +552,7 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     /// Undoes convert_hf_to_gguf.py's `permute`: `w.reshape(n, 2, hd/2, d).swapaxes(1, 2)`. Row
-    /// h*hd + i*(hd/2) + j of the result is row h*hd + 2j + i of `w` (resources.md §3).
+    /// h*hd + i*(hd/2) + j of the result is row h*hd + 2j + i of `w` (docs/models.md §3).
     public static func unpermuteLlamaQK(_ w: Tensor, heads: Int) throws -> Tensor {
         let out = Tensor(zeros: w.shape)
         let rows = w.rank >= 1 ? w.shape[0] : 0

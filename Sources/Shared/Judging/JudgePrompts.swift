@@ -1,7 +1,7 @@
 // The official judge prompts of RPO's compare.py (yinyueqin/Relative-Preference-Optimization @ c1b5163,
 // compare.py:70-205): PromptTemplate (dialogue) and SummarizationPromptTemplate, with their history cut,
 // clean_response, seeded order of the two responses and answer parsing, reproduced exactly (text is
-// handled as Unicode scalars, as Python handles code points). rpo-method.md §15 describes them.
+// handled as Unicode scalars, as Python handles code points). docs/method.md §15 describes them.
 import Foundation
 
 /// Which official template: "dialogue" (Anthropic-HH) or "summarization" (TL;DR).

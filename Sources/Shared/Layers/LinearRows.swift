@@ -11,7 +11,7 @@ import CKernels
 
 extension Linear {
     /// out (N, OC) = inp (N, C) · weightᵀ (+ bias (OC)), weight (OC, C) row-major. Batch-invariant (see the
-    /// file header); both cores split the weight rows in groups of 4.
+    /// file header); the worker team's threads (Parallel) split the weight rows in groups of 4.
     public static func forwardRows(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                    N: Int, C: Int, OC: Int) {

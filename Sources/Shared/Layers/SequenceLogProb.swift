@@ -1,8 +1,8 @@
 // The fused sequence log-probability head: logits = x Wᵀ (lm_head), log-softmax, gather of the scored
 // tokens, and its backward seeded by d(loss)/d(logprob) per row, chunked over rows so the (rows x V) logits
-// never exist at once (only `chunk` x V). rpo-method.md §3: S[b] = Σ_t log_softmax(logits[b,t])[y(t+1)]
+// never exist at once (only `chunk` x V). docs/method.md §3: S[b] = Σ_t log_softmax(logits[b,t])[y(t+1)]
 // over the scored positions; its gradient wrt logits[t, v] is seed * (1[v = y] - p_v).
-// Reference: rpo-method.md §3 (utils.get_batch_logps); llm.c crossentropy_softmax_backward.
+// Reference: docs/method.md §3 (utils.get_batch_logps); llm.c crossentropy_softmax_backward.
 // Legend: R scored rows (the final-normed hidden states of the positions that predict a scored token),
 // C channels, V vocabulary.
 import CKernels

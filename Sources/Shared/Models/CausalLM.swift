@@ -7,7 +7,7 @@
 import Foundation
 
 /// A sequence to score: tokens at positions >= labelStart are scored (position t's logits predict token
-/// t + 1, so token 0 never is), rpo-method.md §3.
+/// t + 1, so token 0 never is), docs/method.md §3.
 public struct ScoredSequence: Sendable, Equatable {
     public var inputIds: [Int]
     public var labelStart: Int
@@ -121,7 +121,7 @@ public final class CausalLM {
     }
 
     /// Accumulates into `gradients` the gradient of a loss given dLoss/dLogProb for each sequence of the
-    /// last `trainingLogProbs` batch (rpo-method.md §3: each sequence's logits are seeded with
+    /// last `trainingLogProbs` batch (docs/method.md §3: each sequence's logits are seeded with
     /// dL/dS_n · (onehot - softmax)).
     public func backward(dLogProbs: [Double]) throws(ModelError) {
         guard let pb = pending else { throw .noTrainingForward }

@@ -3,7 +3,7 @@
 // refused with a clear error rather than rendered wrongly. Rendering matches transformers'
 // apply_chat_template(messages, add_generation_prompt=..., tokenize=False) exactly for the recognised forms
 // (tested on SmolLM2-135M-Instruct's template, scripts/make_sample_fixtures.py smollm).
-// Also the official RPO prompt markers (plain text, rpo-method.md §17.13).
+// Also the official RPO prompt markers (plain text, docs/method.md §17.13).
 // Reference: transformers 5.24.0 utils/chat_template_utils.py (Jinja with trim_blocks, lstrip_blocks).
 import Foundation
 

@@ -1,6 +1,6 @@
 // rpo-sample's library entry point: records in, prompts out of them (prompt_ids, or raw text through the
 // chat template), completions by the Generator, sample records (or the AlpacaEval JSON list) out, in input
-// order. Sampling follows the official eval.py (rpo-method.md §14): one sample per unique prompt, a total
+// order. Sampling follows the official eval.py (docs/method.md §14): one sample per unique prompt, a total
 // length budget counting the prompt (512), the prompt removed from the decoded sequence by character
 // length, AlpacaEval outputs stripped.
 import Foundation

@@ -1,4 +1,4 @@
-// Elementwise and row kernels on raw fp32 buffers. Memory-bound: split over both cores when large.
+// Elementwise and row kernels on raw fp32 buffers. Memory-bound: split over the worker team (Parallel) when large.
 // Legend: N rows, C columns (channels). Every kernel has an obvious naive form; the row kernels use
 // Double accumulation only where the sum's precision matters (log-sum-exp), otherwise Float.
 import CKernels

@@ -1,5 +1,5 @@
-// Parallel loops over both cores for the kernels and sgemm's panels (BLAS.swift), on CKernels' worker
-// team: helpers that spin briefly between regions instead of being woken for each one.
+// Parallel loops over the machine's cores (or RPO_THREADS) for the kernels and sgemm's panels (BLAS.swift), on
+// CKernels' worker team: helpers that spin briefly between regions instead of being woken for each one.
 import CKernels
 import Foundation
 

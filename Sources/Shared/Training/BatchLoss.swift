@@ -1,6 +1,6 @@
 // The loss of one batch record (rpo-pairs' output) for rpo-train: each group (micro-batch) is one upstream rank,
 // whose loss is `losses.mean()` over the group; FSDP averages the ranks' gradients, so the step minimises the mean
-// of the group losses. Gradients come back per example position. Spec: rpo-method.md §6, §9.2; docs/records.md.
+// of the group losses. Gradients come back per example position. Spec: docs/method.md §6, §9.2; docs/records.md.
 import Foundation
 
 /// Per-sequence log-probs of a batch, indexed by example position. Paired layout: the chosen and rejected

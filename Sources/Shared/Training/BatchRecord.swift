@@ -15,7 +15,7 @@ public enum BatchLayout: String, CaseIterable, Sendable {
     case unpaired
 }
 
-/// How the contrast between a micro-batch's chosen and rejected sequences is weighted (rpo-method.md §6.6-§6.9).
+/// How the contrast between a micro-batch's chosen and rejected sequences is weighted (docs/method.md §6.6-§6.9).
 public enum ContrastWeighting: String, CaseIterable, Sendable {
     /// W = rowSoftmax(−D/τ) from the cosine distance of prompt embeddings (rpo-paired, rpo-unpaired).
     case embedding

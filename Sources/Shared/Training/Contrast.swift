@@ -1,4 +1,4 @@
-// RPO's contrast matrices (rpo-method.md §6.6-§6.8; trainers.py:815-822, 854-865 at c1b5163), in Double:
+// RPO's contrast matrices (docs/method.md §6.6-§6.8; trainers.py:815-822, 854-865 at c1b5163), in Double:
 // prompt embeddings L2-normalised as F.normalize (eps 1e-12), cosine distance D = 1 − Ê_c Ê_rᵀ, and
 // W = softmax(−D/τ) over each row (dim=1: over the rejected/column index for each chosen row). Paired: B×B over
 // one micro-batch's prompts; unpaired: chosen items × rejected items. Also the statistics rpo-pairs reports.

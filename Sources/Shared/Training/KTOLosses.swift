@@ -1,6 +1,6 @@
 // The KTO family of the official code (trainers.py:896-1093 at c1b5163): `kto` (KTOTrainer, with a detached KL
 // estimate from mismatched pairs), `kto-simple` (SimpleKTOTrainer, KL terms from the batch itself, NOT detached)
-// and `kto-zero` (KTOZeroTrainer, reference point 0). Spec: rpo-method.md §6.10-§6.11.
+// and `kto-zero` (KTOZeroTrainer, reference point 0). Spec: docs/method.md §6.10-§6.11.
 // Per-example losses are concat(chosen losses, rejected losses), N = Nc + Nr, L = mean. σ'(u) = σ(u)σ(−u).
 import Foundation
 

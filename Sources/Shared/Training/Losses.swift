@@ -1,6 +1,6 @@
 // The losses of the official RPO code (yinyueqin/Relative-Preference-Optimization@c1b5163, trainers.py), in
 // Double, from per-sequence log-probs, each with its analytic gradient w.r.t. every policy sequence log-prob.
-// Spec: docs rpo-method.md §6 (formulas, gradients), §7 (metrics), §18 (test vectors).
+// Spec: docs/method.md §6 (formulas, gradients), §7 (metrics), §18 (test vectors).
 // Legend: B pairs in a micro-batch; Nc, Nr chosen / rejected items of an unpaired micro-batch;
 // πc, πr policy log-probs, ρc, ρr reference log-probs, Δ = π − ρ, z = Δc − Δr, σ the logistic function.
 import Foundation

@@ -1,4 +1,4 @@
-// The per-batch metrics of the official trainers (rpo-method.md §7), under their official names, as per-example
+// The per-batch metrics of the official trainers (docs/method.md §7), under their official names, as per-example
 // lists (upstream gathers the lists and averages everything accumulated since the last log).
 import Foundation
 

@@ -1,5 +1,5 @@
 // Optimizers over ONE flat fp32 parameter buffer and a gradient buffer of the same layout (as llm.c's AdamW loop),
-// with PyTorch's semantics and order of fp32 operations: RMSprop (the official optimiser, rpo-method.md §9.1) and
+// with PyTorch's semantics and order of fp32 operations: RMSprop (the official optimiser, docs/method.md §9.1) and
 // AdamW (decoupled weight decay); the official warmup schedule; global-norm clipping as clip_grad_norm_.
 // References: torch/optim/rmsprop.py `_single_tensor_rmsprop`, torch/optim/adam.py `_single_tensor_adam`
 // (torch 2.13), torch/nn/utils/clip_grad.py. N = number of parameters.
@@ -31,8 +31,8 @@ extension FlatOptimizer {
     }
 }
 
-/// Elementwise optimizer loops are memory-bound: both cores for large buffers. Every element's arithmetic is
-/// the same whatever the split, so results do not depend on the thread count.
+/// Elementwise optimizer loops are memory-bound: the worker team (Parallel) for large buffers. Every element's
+/// arithmetic is the same whatever the split, so results do not depend on the thread count.
 @inline(__always) func optimizerLoop(_ n: Int, _ body: (Range<Int>) -> Void) {
     Parallel.forRanges(n, costPerItem: 8, minWork: 1 << 16, body)
 }

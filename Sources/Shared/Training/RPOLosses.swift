@@ -1,5 +1,5 @@
 // The RPO losses (trainers.py:772-874 at c1b5163): paired (RPOTrainer), unpaired (RPOUnpairedTrainer) and the
-// diagonal-weighting ablation (RPODiagonalTrainer). Spec: rpo-method.md §6.6-§6.8.
+// diagonal-weighting ablation (RPODiagonalTrainer). Spec: docs/method.md §6.6-§6.8.
 // Z[i,j] = Δc_i − Δr_j over all chosen × rejected cells of a micro-batch; the contrast weight W[i,j] goes INSIDE
 // the sigmoid; each row is averaged over its columns, then the rows are averaged: L = mean_ij −log σ(β W_ij Z_ij).
 // No gradient flows through W (the embeddings come from numpy upstream).

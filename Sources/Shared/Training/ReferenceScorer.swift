@@ -1,6 +1,7 @@
 // rpo-train --score: sequence log-probs of every example, item or batch record under one frozen model, written
 // back into the records, so that later training runs read them instead of loading the reference model (no second
-// model in memory, no reference forward on any later run; peers.md §3 ask 1, §4.5). Fields (prefix "reference"):
+// model in memory, no reference forward on any later run; long asked of other trainers, e.g.
+// eric-mitchell/direct-preference-optimization#29, huggingface/trl#3985). Fields (prefix "reference"):
 //   example records   reference_chosen_logp, reference_rejected_logp
 //   item records      reference_logp
 //   batch records     the same inside each example; with `kl` (for --loss kto) unpaired items also get

@@ -1,7 +1,8 @@
 // Per-example telemetry of rpo-train (--per-example): for every example of every batch record, its log-probs,
 // rewards, loss and d(loss)/d(logp) within its group, and the RPO contrast weights its row sees, so that "chosen
-// reward goes down" and NaN hunts are answerable with jq (peers.md §4.7). Non-finite values are written as null
-// and listed in "nonfinite". Schema: docs/records.md (rpo-train).
+// reward goes down" (eric-mitchell/direct-preference-optimization#32, huggingface/trl#800) and NaN hunts are
+// answerable with jq. Non-finite values are written as null and listed in "nonfinite".
+// Schema: docs/records.md (rpo-train).
 import Foundation
 
 extension Trainer {

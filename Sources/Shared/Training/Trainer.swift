@@ -1,4 +1,4 @@
-// The training loop of rpo-train: the official BasicTrainer.train (rpo-method.md §9.3) on one process, with the
+// The training loop of rpo-train: the official BasicTrainer.train (docs/method.md §9.3) on one process, with the
 // per-device micro-batches of FSDP as the batch record's contrast groups. Per batch record: reference log-probs
 // (precomputed in the record, or from the frozen reference model), policy log-probs, each group's official loss
 // and its gradient w.r.t. the sequence log-probs (Losses), then the model backward seeded with those scalars,
@@ -8,7 +8,7 @@
 // through per-sequence log-probs, so when a record does not fit at once the log-probs of all chunks are computed
 // first without activations (the last chunk keeps its activations), the loss and d(loss)/d(logp) on the whole
 // record, then each other chunk is re-run with activations and back-propagated from its cached scalar gradients
-// (GradCache, peers.md §4.4): exact, at the cost of one more forward of all but the last chunk.
+// (GradCache: Gao et al. 2021, arXiv 2101.06983): exact, at the cost of one more forward of all but the last chunk.
 import Foundation
 
 public enum OptimizerKind: String, CaseIterable, Sendable { case rmsprop, adamw }

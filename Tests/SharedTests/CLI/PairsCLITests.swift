@@ -1,6 +1,6 @@
-// rpo-pairs run as a user would: the §18 vectors reproduced through the tool's batch records, batch composition on
-// the HH data against the official loaders re-implemented in Python (Tests/Fixtures/pairs), exact matrices,
-// bad input, usage errors, determinism.
+// rpo-pairs run as a user would: the docs/method.md §18 vectors reproduced through the tool's batch records,
+// batch composition on the HH data against the official loaders re-implemented in Python (Tests/Fixtures/pairs),
+// exact matrices, bad input, usage errors, determinism.
 import Foundation
 import Testing
 @testable import Shared
@@ -242,7 +242,7 @@ import Testing
         let (c, _, _) = try Self.run(records, args + ["--seed", "4"])
         #expect(a.status == 0 && a.stdout.count > 10_000)
         #expect(a.stdout == b.stdout, "same input and seed: byte-identical output (file or stdin)")
-        // Parsing and contrasts run on both cores; one thread gives the same bytes.
+        // Parsing and contrasts run on every thread of the worker team; one thread gives the same bytes.
         let dir1 = TempDir()
         try Data(Self.jsonl(records)).write(to: URL(fileURLWithPath: dir1.file("in.jsonl")))
         let one = try Tools.run("rpo-pairs", args + ["--seed", "3", "--no-compress", dir1.file("in.jsonl")], env: ["RPO_THREADS": "1"])

@@ -1,4 +1,4 @@
-// The HH-RLHF rules of the official `get_hh` (rpo-method.md §11.2): split at the chosen transcript's last
+// The HH-RLHF rules of the official `get_hh` (docs/method.md §11.2): split at the chosen transcript's last
 // "\n\nAssistant: ", regex reformatting with Python's `\s`, space collapsing, merging, the rows violating
 // the prefix assumption, and the errors for malformed rows. Expected strings were printed by the reference
 // re-implementation (scripts/fixtures/data_reference.py, `hh`).
@@ -66,7 +66,7 @@ func hhDataset(_ rows: [(String, String)], policy: HHPrefixPolicy = .reproduce) 
         var o = DatasetOptions(split: "test")
         let (data, report) = try DatasetReader.read(.hh, from: try DataRecordSource(path: path), options: o)
         #expect(report.records == 2312)
-        // Rows 1254, 1688, 1952, 2036 (0-based) of rpo-method.md §11.2, as 1-based record numbers.
+        // Rows 1254, 1688, 1952, 2036 (0-based) of docs/method.md §11.2, as 1-based record numbers.
         #expect(report.hhPrefixMismatches == [1255, 1689, 1953, 2037])
         #expect(data.pairCount == 2312)
         o.hhPrefix = .skip

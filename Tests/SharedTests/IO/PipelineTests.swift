@@ -117,7 +117,7 @@ final class LimitedSink: ByteSink, @unchecked Sendable {
     }
 
     @Test func compressedRecordWriterReportsASinkFailure() throws {
-        // zstd output: with two cores the compression runs on the second thread.
+        // zstd output: with more than one core the compression runs on a second thread.
         let sink = LimitedSink(limit: 50_000)
         let w = RecordWriter(try ZstdSink(sink))
         #expect(throws: IOError.self) {

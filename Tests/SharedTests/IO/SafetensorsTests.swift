@@ -213,7 +213,7 @@ func writerFixtureEntries() -> [SafetensorsEntry] {
         #expect(throws: IOError.self) { _ = try SafetensorsFile(path: TestPaths.fixture("safetensors/nope.safetensors")) }
     }
 
-    /// The real MiniLM checkpoint (`make models`), as resources.md §2 describes it.
+    /// The real MiniLM checkpoint (`make models`), as docs/models.md §2 describes it.
     @Test func miniLMCheckpoint() throws {
         let path = TestPaths.models("all-MiniLM-L6-v2/model.safetensors")
         let f = try SafetensorsFile(path: path)

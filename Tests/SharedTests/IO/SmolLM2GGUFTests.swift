@@ -1,4 +1,4 @@
-// The real model file models/SmolLM2-135M-Instruct.Q4_1.gguf (`make models`): its metadata (resources.md §3
+// The real model file models/SmolLM2-135M-Instruct.Q4_1.gguf (`make models`): its metadata (docs/models.md §3
 // and every key against gguf-py), its 272 tensor infos, dequantized tensors against gguf.quants.dequantize,
 // and the q/k un-permutation against the q_proj/k_proj that transformers loads from the same file.
 // Expected values: Tests/Fixtures/gguf/smollm2.json (scripts/make_gguf_fixtures.py).

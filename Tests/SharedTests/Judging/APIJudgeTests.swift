@@ -3,7 +3,8 @@
 // each case ends in the right reply, with its attempts counted, no sooner than its deadlines and backoffs
 // allow. Wall-clock upper bounds are asserted where the client has a process to itself
 // (JudgeCLITests.deadlinesHoldInTheTool): in this process, other suites' long synchronous tests can occupy
-// both threads of Swift's cooperative pool for seconds, so here they only tell a deadline from a hang.
+// every thread of Swift's cooperative pool (one per core) for seconds, so here they only tell a deadline from
+// a hang.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking

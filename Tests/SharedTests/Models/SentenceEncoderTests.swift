@@ -1,6 +1,6 @@
 // The sentence encoder (all-MiniLM-L6-v2, `make models`) against sentence-transformers 6.2.0: 1,040 real
 // texts (HH-RLHF prompts in the official RPO format, AlpacaEval instructions, edge cases), the golden
-// cosines of resources.md §2, other pooling modes, a Dense module and a plain HF directory; independence
+// cosines of docs/models.md §2, other pooling modes, a Dense module and a plain HF directory; independence
 // from batch composition. Fixtures: Tests/Fixtures/embed (scripts/make_embed_fixtures.py).
 import Foundation
 import Testing
@@ -82,7 +82,7 @@ enum EmbedFixtures {
         print("SentenceEncoderTests: \(texts.count) texts, worst cosine \(worstCos), worst max |diff| \(worstDiff)")
     }
 
-    /// resources.md §2: cosines of "A man is eating food." with three sentences, to 4 decimals.
+    /// docs/models.md §2: cosines of "A man is eating food." with three sentences, to 4 decimals.
     @Test func goldenCosines() throws {
         let e = try EmbedFixtures.load()
         let v = e.encode(["A man is eating food.", "A man is eating a piece of bread.", "The girl is carrying a baby.",

@@ -1,6 +1,6 @@
 // SmolLM2-135M-Instruct from models/SmolLM2-135M-Instruct.Q4_1.gguf (dequantized to f32, q/k un-permuted)
 // against transformers loading the same GGUF: per-sequence log-probs of 64 real HH-RLHF harmless-base
-// prompt/response pairs formatted as rpo-method.md §11-12 (token ids from transformers' tokenizer, made by
+// prompt/response pairs formatted as docs/method.md §11-12 (token ids from transformers' tokenizer, made by
 // scripts/make_lm_fixtures.py smollm), and a slice of logits. The model is loaded once for the suite.
 import Foundation
 import Testing

@@ -116,7 +116,7 @@ enum TokFixtures {
         }
     }
 
-    /// Checks every text: ids (batch encode, both cores) and both decodes; reports the first mismatches.
+    /// Checks every text: ids (batch encode, on all Parallel.threads) and both decodes; reports the first mismatches.
     static func checkParity(_ tok: Tokenizer, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let exp = try expected(name)
         #expect(exp.count == texts.count, "\(name): \(exp.count) expected records for \(texts.count) texts", sourceLocation: sourceLocation)

@@ -1,5 +1,5 @@
 // Contrast matrices and their statistics on hand-checkable inputs (the torch cross-check of the matrices is in
-// LossGradientTests.matchesPyTorchAutograd; the §18 matrices in LossVectorTests).
+// LossGradientTests.matchesPyTorchAutograd; the docs/method.md §18 matrices in LossVectorTests).
 import Foundation
 import Testing
 @testable import Shared
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func pitfallExampleOfSection17() {
-        // §17.1: B = 8, τ = 0.5, off-diagonal cosine distance 0.7 → W_ii ≈ 0.367, W_ij ≈ 0.091.
+        // docs/method.md §17.1: B = 8, τ = 0.5, off-diagonal cosine distance 0.7 → W_ii ≈ 0.367, W_ij ≈ 0.091.
         var d = [Double](repeating: 0.7, count: 64)
         for i in 0..<8 { d[i * 8 + i] = 0 }
         let w = Contrast.rowSoftmax(distances: ContrastMatrix(rows: 8, cols: 8, values: d), tau: 0.5)

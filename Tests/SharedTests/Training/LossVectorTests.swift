@@ -1,4 +1,4 @@
-// The test vectors of rpo-method.md §18 (independent float64 NumPy values, 6 decimals), its sanity checks (§18.4),
+// The test vectors of docs/method.md §18 (independent float64 NumPy values, 6 decimals), its sanity checks (§18.4),
 // the metrics of §7, and the degenerate cases of §6.7-§6.8 and §9.3.
 import Foundation
 import Testing
