@@ -37,9 +37,10 @@ public enum TrainSession {
 
     /// Builds the trainer of a new or resumed run. `note` receives one-line messages for standard error.
     public static func open(_ r: TrainRequest, note: (String) -> Void) throws -> Trainer {
+        let evalReader = try r.eval.map { try RecordReader(path: $0) }  // a missing file fails before any model is loaded
         let trainer = try openTrainer(r, note: note)
-        if let path = r.eval {
-            try trainer.loadEvalBatches(try RecordReader(path: path))
+        if let path = r.eval, let reader = evalReader {
+            try trainer.loadEvalBatches(reader)
             let examples = trainer.evalBatches.reduce(0) { $0 + $1.batchSize }
             note("held-out evaluation: \(trainer.evalBatches.count) batch records (\(examples) examples) from \(path)")
         }
