@@ -182,7 +182,4 @@ struct RpoJudge: AsyncParsableCommand {
     }
 }
 
-// Top-level code would resolve `RpoJudge.main()` to ParsableCommand's synchronous main (which cannot run
-// an async command); inside an async function the async main is chosen.
-func runTool() async { await RpoJudge.main() }
-await runTool()
+await Tool.mainAsync(RpoJudge.self)

@@ -186,4 +186,4 @@ struct RpoTrain: ParsableCommand {
     }
 }
 
-RpoTrain.main()
+Tool.main(RpoTrain.self)
