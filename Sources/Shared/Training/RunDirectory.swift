@@ -258,8 +258,11 @@ public final class RunDirectory {
 
     public func latestCheckpoint() throws -> String? { try checkpoints().last?.path }
 
+    /// Removes what a killed checkpoint write leaves: its directory `.tmp-step-N-PID`, the model directory
+    /// written beside it (`..tmp-step-N-PID.tmp-PID`, `..tmp-step-N-PID.old-PID`) and the link `latest.tmp-PID`.
     func removeTemporaries() {
-        for n in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where n.hasPrefix(".tmp-step-") {
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        where n.hasPrefix(".tmp-step-") || n.hasPrefix("..tmp-step-") || n.hasPrefix("latest.tmp-") {
             try? FileManager.default.removeItem(atPath: (path as NSString).appendingPathComponent(n))
         }
     }
