@@ -174,6 +174,11 @@ struct RpoJudge: AsyncParsableCommand {
                 try w.finish()
             }
             for line in result.lines { diag.note(line) }
+            if result.rates.attempts > 0 && result.rates.failed == result.rates.attempts {
+                // Nothing was judged: not a result (the output keeps every failure for --resume --retry-failed).
+                throw CLIError.failure("every one of the \(result.rates.attempts) comparisons failed (no judge answered); " +
+                                       (resume ? "rerun with --retry-failed to judge them again" : "--resume --retry-failed can judge them again"))
+            }
             if result.rates.failed > 0 {
                 diag.warning("\(result.rates.failed) of \(result.rates.attempts) comparisons have no answer (status \"failed\")" +
                              (resume ? "; rerun with --retry-failed to judge them again" : "; --resume --retry-failed can judge them again"))
