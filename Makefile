@@ -8,7 +8,7 @@ SWIFT_FLAGS ?= -c release -Xswiftc -enable-testing
 BIN         := .build/release
 APT_PACKAGES := libopenblas-dev libzstd-dev zlib1g-dev zstd pkg-config gnuplot-nox
 
-.PHONY: all setup build test models bench demo experiment clean
+.PHONY: all setup build test test-sanitize models bench demo experiment clean
 
 all: build
 
@@ -32,6 +32,22 @@ models:
 test: setup models
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+
+# The test suite under AddressSanitizer, then ThreadSanitizer (the worker team, the decoding kernel's threads,
+# the judge's concurrent requests): each in its own build directory (.build-address, .build-thread), tools
+# included, so the CLI tests run sanitized tools too. Slow (a full build per sanitizer); SANITIZERS picks
+# some, SANITIZE_FILTER narrows the tests (a --filter pattern). A report fails the run. LeakSanitizer is off
+# unless ASAN_OPTIONS turns it on (the Swift runtime's metadata caches live until exit).
+SANITIZERS      ?= address thread
+SANITIZE_FILTER ?=
+test-sanitize: setup models
+	@for s in $(SANITIZERS); do \
+	  echo "test-sanitize: $$s" >&2; \
+	  $(SWIFT) build $(SWIFT_FLAGS) --sanitize=$$s --scratch-path .build-$$s --build-tests || exit $$?; \
+	  ASAN_OPTIONS=$${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=0} TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1} \
+	    $(SWIFT) test $(SWIFT_FLAGS) --sanitize=$$s --scratch-path .build-$$s --skip-build \
+	    $(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)') || exit $$?; \
+	done
 
 bench: setup models build
 	@scripts/bench.sh
@@ -63,4 +79,4 @@ experiment: setup models build
 	$(MAKE) --no-print-directory -f pipelines/hh.mk results OUT=out/hh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-address .build-thread
