@@ -8,7 +8,7 @@ SWIFT_FLAGS ?= -c release -Xswiftc -enable-testing
 BIN         := .build/release
 APT_PACKAGES := libopenblas-dev libzstd-dev zlib1g-dev zstd pkg-config gnuplot-nox
 
-.PHONY: all setup build test test-sanitize models bench demo experiment clean
+.PHONY: all setup build test test-sanitize fuzz models bench demo experiment clean
 
 all: build
 
@@ -49,6 +49,36 @@ test-sanitize: setup models
 	    $(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)') || exit $$?; \
 	done
 
+# Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of the parsers: JSON and JSON Lines (plain, gzip,
+# zstd), GGUF with dequantization, safetensors (Fuzz/<target>/, declared by Package.swift only with RPO_FUZZ).
+# Each target runs FUZZ_SECONDS from seeds among the repository's own files; its corpus grows in
+# .build-fuzz/corpus/<target>. A crash, a hang (> 1 s on one input), a leak or an out-of-memory is written to
+# .build-fuzz/findings/<target>/ and fails the run; executions and coverage are printed per target.
+FUZZ_TARGETS ?= json gguf safetensors
+FUZZ_SECONDS ?= 120
+FUZZ_SEEDS_json        := Tests/Fixtures/gguf/types.json Tests/Fixtures/safetensors/dtypes.json \
+                          Tests/Fixtures/train/dpo/batches.jsonl Tests/Fixtures/pairs/hh_examples.jsonl.gz \
+                          Tests/Fixtures/tokenizers/expected/gpt2.jsonl.zst
+FUZZ_SEEDS_gguf        := Tests/Fixtures/gguf/types.gguf
+FUZZ_SEEDS_safetensors := $(wildcard Tests/Fixtures/safetensors/*.safetensors Tests/Fixtures/safetensors/sharded/*.safetensors)
+fuzz: setup
+	@for t in $(FUZZ_TARGETS); do \
+	  RPO_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product rpo-fuzz-$$t \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing || exit $$?; \
+	done
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  corpus=.build-fuzz/corpus/$$t findings=.build-fuzz/findings/$$t; mkdir -p $$corpus $$findings; \
+	  case $$t in json) seeds="$(FUZZ_SEEDS_json)";; gguf) seeds="$(FUZZ_SEEDS_gguf)";; \
+	              safetensors) seeds="$(FUZZ_SEEDS_safetensors)";; esac; \
+	  for f in $$seeds; do cp $$f $$corpus/seed-$$(basename $$f); done; \
+	  RPO_THREADS=1 .build-fuzz/release/rpo-fuzz-$$t $$corpus -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
+	    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix=$$findings/ \
+	    > .build-fuzz/$$t.log 2>&1 || status=1; \
+	  runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' .build-fuzz/$$t.log); \
+	  cov=$$(grep -E '^#[0-9]+' .build-fuzz/$$t.log | tail -1 | sed -n 's/.*cov: \([0-9]*\).*ft: \([0-9]*\).*/\1 edges, \2 features/p'); \
+	  echo "fuzz $$t: $${runs:-?} executions in $(FUZZ_SECONDS) s, coverage $${cov:-?}; findings: $$(ls $$findings | wc -l) (log .build-fuzz/$$t.log)"; \
+	done; exit $$status
+
 bench: setup models build
 	@scripts/bench.sh
 
@@ -79,4 +109,4 @@ experiment: setup models build
 	$(MAKE) --no-print-directory -f pipelines/hh.mk results OUT=out/hh
 
 clean:
-	rm -rf .build .build-address .build-thread
+	rm -rf .build .build-address .build-thread .build-fuzz
