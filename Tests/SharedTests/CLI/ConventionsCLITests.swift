@@ -81,7 +81,8 @@ import Glibc
         _ = try Self.input(dir)
         let fifo = dir.file("fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        let r = try Self.sh("cat fifo > got.jsonl & rpo-pairs \(Self.paired.joined(separator: " ")) --no-compress -o fifo in.jsonl; s=$?; wait; exit $s",
+        // The reader gives up after 60 s (a tool that replaced the FIFO would leave it waiting for ever).
+        let r = try Self.sh("timeout 60 cat fifo > got.jsonl & rpo-pairs \(Self.paired.joined(separator: " ")) --no-compress -o fifo in.jsonl; s=$?; wait; exit $s",
                             cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         var st = stat()
@@ -153,6 +154,12 @@ import Glibc
         while !FileManager.default.fileExists(atPath: temp) && Date() < deadline { usleep(10_000) }
         #expect(FileManager.default.fileExists(atPath: temp), "the tool writes under a temporary name")
         kill(p.processIdentifier, SIGTERM)
+        let end = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < end { usleep(10_000) }
+        if p.isRunning {
+            Issue.record("SIGTERM did not end the tool")
+            kill(p.processIdentifier, SIGKILL)
+        }
         p.waitUntilExit()
         try? stdin.fileHandleForWriting.close()
         #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGTERM)
