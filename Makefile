@@ -8,7 +8,7 @@ SWIFT_FLAGS ?= -c release -Xswiftc -enable-testing
 BIN         := .build/release
 APT_PACKAGES := libopenblas-dev libzstd-dev zlib1g-dev zstd pkg-config gnuplot-nox
 
-.PHONY: all setup build test models bench demo experiment clean
+.PHONY: all setup build test test-sanitize fuzz models bench demo experiment clean
 
 all: build
 
@@ -32,6 +32,52 @@ models:
 test: setup models
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+
+# The test suite under AddressSanitizer, then ThreadSanitizer (the worker team, the decoding kernel's threads,
+# the judge's concurrent requests): each in its own build directory (.build-address, .build-thread), tools
+# included, so the CLI tests run sanitized tools too. Slow (a full build per sanitizer); SANITIZERS picks
+# some, SANITIZE_FILTER narrows the tests (a --filter pattern). A report fails the run. LeakSanitizer is off
+# unless ASAN_OPTIONS turns it on (the Swift runtime's metadata caches live until exit).
+SANITIZERS      ?= address thread
+SANITIZE_FILTER ?=
+test-sanitize: setup models
+	@for s in $(SANITIZERS); do \
+	  echo "test-sanitize: $$s" >&2; \
+	  $(SWIFT) build $(SWIFT_FLAGS) --sanitize=$$s --scratch-path .build-$$s --build-tests || exit $$?; \
+	  ASAN_OPTIONS=$${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=0} TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1} \
+	    $(SWIFT) test $(SWIFT_FLAGS) --sanitize=$$s --scratch-path .build-$$s --skip-build \
+	    $(if $(SANITIZE_FILTER),--filter '$(SANITIZE_FILTER)') || exit $$?; \
+	done
+
+# Coverage-guided fuzzing (libFuzzer with AddressSanitizer) of the parsers: JSON and JSON Lines (plain, gzip,
+# zstd), GGUF with dequantization, safetensors (Fuzz/<target>/, declared by Package.swift only with RPO_FUZZ).
+# Each target runs FUZZ_SECONDS from seeds among the repository's own files; its corpus grows in
+# .build-fuzz/corpus/<target>. A crash, a hang (> 1 s on one input), a leak or an out-of-memory is written to
+# .build-fuzz/findings/<target>/ and fails the run; executions and coverage are printed per target.
+FUZZ_TARGETS ?= json gguf safetensors
+FUZZ_SECONDS ?= 120
+FUZZ_SEEDS_json        := Tests/Fixtures/gguf/types.json Tests/Fixtures/safetensors/dtypes.json \
+                          Tests/Fixtures/train/dpo/batches.jsonl Tests/Fixtures/pairs/hh_examples.jsonl.gz \
+                          Tests/Fixtures/tokenizers/expected/gpt2.jsonl.zst
+FUZZ_SEEDS_gguf        := Tests/Fixtures/gguf/types.gguf
+FUZZ_SEEDS_safetensors := $(wildcard Tests/Fixtures/safetensors/*.safetensors Tests/Fixtures/safetensors/sharded/*.safetensors)
+fuzz: setup
+	@for t in $(FUZZ_TARGETS); do \
+	  RPO_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product rpo-fuzz-$$t \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing || exit $$?; \
+	done
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  corpus=.build-fuzz/corpus/$$t findings=.build-fuzz/findings/$$t; mkdir -p $$corpus $$findings; \
+	  case $$t in json) seeds="$(FUZZ_SEEDS_json)";; gguf) seeds="$(FUZZ_SEEDS_gguf)";; \
+	              safetensors) seeds="$(FUZZ_SEEDS_safetensors)";; esac; \
+	  for f in $$seeds; do cp $$f $$corpus/seed-$$(basename $$f); done; \
+	  RPO_THREADS=1 .build-fuzz/release/rpo-fuzz-$$t $$corpus -max_total_time=$(FUZZ_SECONDS) -timeout=1 \
+	    -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -artifact_prefix=$$findings/ \
+	    > .build-fuzz/$$t.log 2>&1 || status=1; \
+	  runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' .build-fuzz/$$t.log); \
+	  cov=$$(grep -E '^#[0-9]+' .build-fuzz/$$t.log | tail -1 | sed -n 's/.*cov: \([0-9]*\).*ft: \([0-9]*\).*/\1 edges, \2 features/p'); \
+	  echo "fuzz $$t: $${runs:-?} executions in $(FUZZ_SECONDS) s, coverage $${cov:-?}; findings: $$(ls $$findings | wc -l) (log .build-fuzz/$$t.log)"; \
+	done; exit $$status
 
 bench: setup models build
 	@scripts/bench.sh
@@ -67,4 +113,4 @@ experiment: setup models build
 	$(MAKE) --no-print-directory -f pipelines/hh.mk results OUT=out/hh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-address .build-thread .build-fuzz

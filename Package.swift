@@ -16,6 +16,14 @@ let tools = [
     "rpo-train",
 ]
 
+// libFuzzer targets, one folder each under Fuzz/: declared only when RPO_FUZZ is set (`make fuzz`, which builds
+// them with -sanitize=fuzzer,address in .build-fuzz), so that ordinary builds never see them.
+let fuzzTargets = Context.environment["RPO_FUZZ"] == nil ? [] : [
+    "rpo-fuzz-json",
+    "rpo-fuzz-gguf",
+    "rpo-fuzz-safetensors",
+]
+
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release
 // configuration (-O, bounds checks on) is what runs the tests.
 let package = Package(
@@ -52,5 +60,7 @@ let package = Package(
             name: name,
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         )
+    } + fuzzTargets.map { name in
+        .executableTarget(name: name, dependencies: ["Shared"], path: "Fuzz/\(name)")
     }
 )

@@ -53,4 +53,4 @@ func rounded(_ x: Double, _ digits: Int = 1) -> JSON {
     return .double((x * p).rounded() / p)
 }
 
-RPOBench.main()
+Tool.main(RPOBench.self)

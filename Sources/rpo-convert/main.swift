@@ -7,6 +7,8 @@ import Shared
 
 @main
 struct RPOConvert: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
     static let configuration = CommandConfiguration(
         commandName: "rpo-convert",
         abstract: "Write a GGUF model (or any model / tokenizer rpo loads) as a Hugging Face directory.",

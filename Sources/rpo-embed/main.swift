@@ -111,4 +111,4 @@ struct RpoEmbed: ParsableCommand {
     }
 }
 
-RpoEmbed.main()
+Tool.main(RpoEmbed.self)

@@ -215,6 +215,11 @@ struct JudgeCommand: AsyncParsableCommand {
                 try w.finish()
             }
             for line in result.lines { diag.note(line) }
+            if result.rates.attempts > 0 && result.rates.failed == result.rates.attempts {
+                // Nothing was judged: not a result (the output keeps every failure for --resume --retry-failed).
+                throw CLIError.failure("every one of the \(result.rates.attempts) comparisons failed (no judge answered); " +
+                                       (resume ? "rerun with --retry-failed to judge them again" : "--resume --retry-failed can judge them again"))
+            }
             if result.rates.failed > 0 {
                 diag.warning("\(result.rates.failed) of \(result.rates.attempts) comparisons have no answer (status \"failed\")" +
                              (resume ? "; rerun with --retry-failed to judge them again" : "; --resume --retry-failed can judge them again"))
@@ -223,7 +228,4 @@ struct JudgeCommand: AsyncParsableCommand {
     }
 }
 
-// Top-level code would resolve `RpoJudge.main()` to ParsableCommand's synchronous main (which cannot run
-// an async command); inside an async function the async main is chosen.
-func runTool() async { await RpoJudge.main() }
-await runTool()
+await Tool.mainAsync(RpoJudge.self)

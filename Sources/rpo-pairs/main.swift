@@ -159,4 +159,4 @@ struct RpoPairs: ParsableCommand {
     func f(_ x: Double) -> String { String(format: "%.4f", x) }
 }
 
-RpoPairs.main()
+Tool.main(RpoPairs.self)

@@ -132,4 +132,4 @@ struct RpoSample: ParsableCommand {
     }
 }
 
-RpoSample.main()
+Tool.main(RpoSample.self)

@@ -11,6 +11,8 @@ extension HHPrefixPolicy: ExpressibleByArgument {}
 
 @main
 struct RPOTokenize: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
     static let configuration = CommandConfiguration(
         commandName: "rpo-tokenize",
         abstract: "Format and tokenise a preference dataset exactly as the official RPO loader does.",

@@ -221,4 +221,4 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-RpoTrain.main()
+Tool.main(RpoTrain.self)

@@ -62,8 +62,61 @@ public enum Stderr {
 }
 
 public enum Tool {
-    /// Runs a tool's body with the conventions every rpo tool follows: SIGPIPE ignored (a closed pipe is a
-    /// write error, reported), errors printed once as `<tool>: error: <message>`, exit code 1 for data and
+    /// The entry point of every tool (`static func main() { Tool.main(Self.self) }` or a top-level
+    /// `Tool.main(Command.self)`): standard descriptors made safe, then parsing, validation and the command's
+    /// `run()`. Usage errors print as every other error, `rpo-<tool>: error: <message>` (exit 64), not
+    /// ArgumentParser's `Error: ...`; help and version print as ArgumentParser prints them.
+    public static func main<C: ParsableCommand>(_ command: C.Type, arguments: [String]? = nil) -> Never {
+        prepareProcess()
+        let parsed: ParsableCommand
+        do { parsed = try command.parseAsRoot(arguments) } catch { exit(command, error) }
+        var cmd = parsed
+        do { try cmd.run() } catch { exit(command, error) }
+        Foundation.exit(0)
+    }
+
+    /// `main` for asynchronous commands (network clients).
+    public static func mainAsync<C: AsyncParsableCommand>(_ command: C.Type, arguments: [String]? = nil) async -> Never {
+        prepareProcess()
+        let parsed: ParsableCommand
+        do { parsed = try command.parseAsRoot(arguments) } catch { exit(command, error) }
+        do {
+            if var a = parsed as? AsyncParsableCommand { try await a.run() } else { var c = parsed; try c.run() }
+        } catch { exit(command, error) }
+        Foundation.exit(0)
+    }
+
+    /// Process-wide setup before anything is opened: file descriptors 0, 1 and 2 exist (/dev/null stands in
+    /// for a closed one, so that no output file can become "standard error" and receive its notes), and
+    /// SIGPIPE is ignored (a closed pipe is seen as EPIPE; see `exitCode(for:_:)`).
+    public static func prepareProcess() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
+            let n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
+            if n >= 0 && n != fd { dup2(n, fd); close(n) }
+        }
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Ends the process for an error of parsing or of the command: help and version on standard output
+    /// (exit 0), exit codes the command already reported passed on, anything else printed once.
+    static func exit<C: ParsableCommand>(_ command: C.Type, _ error: Error) -> Never {
+        if let e = error as? ExitCode { Foundation.exit(e.rawValue) }
+        let code = command.exitCode(for: error)
+        if code == .success { command.exit(withError: error) }  // --help, --version: ArgumentParser prints them
+        let tool = command.configuration.commandName ?? "rpo"
+        var message = command.message(for: error)
+        if let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase == true {
+            message = first.lowercased() + message.dropFirst()
+        }
+        Stderr.write("\(tool): error: \(message)\n")
+        if code.rawValue == ExitCode.validationFailure.rawValue {
+            Stderr.write("\(tool): see '\(tool) --help'\n")
+        }
+        Foundation.exit(code.rawValue)
+    }
+
+    /// Runs a tool's body with the conventions every rpo tool follows: SIGPIPE ignored (a closed pipe ends
+    /// the tool quietly), errors printed once as `<tool>: error: <message>`, exit code 1 for data and
     /// runtime errors and 64 for usage errors. Throws `ExitCode` for ArgumentParser to exit with.
     /// `display` must be the tool's parsed `@OptionGroup` (an unparsed `DisplayOptions()` traps when read);
     /// without one, verbosity is normal.
@@ -95,6 +148,12 @@ public enum Tool {
         switch error {
         case let e as ExitCode:
             return e
+        case is BrokenPipe:
+            // The reader went away (`| head -1`): end quietly, as a filter killed by SIGPIPE does.
+            TempFiles.removeAll()
+            signal(SIGPIPE, SIG_DFL)
+            raise(SIGPIPE)
+            return ExitCode(128 + SIGPIPE)
         case CLIError.usage(let m):
             diag.error(m)
             return ExitCode(64)

@@ -72,6 +72,10 @@ public enum RawTokenize {
         let f = record.field(o.field, source: source, record: line)
         if o.decode {
             let ids = try f.intArray()
+            if let k = ids.firstIndex(where: { !tok.isTokenId($0) }) {
+                throw RecordError(source: source, record: line,
+                                  "field \"\(o.field)\"[\(k)] = \(ids[k]) is not a token id of the tokenizer")
+            }
             r[o.outputField] = .string(try tok.decode(ids, skipSpecialTokens: !o.specialTokens))
         } else {
             r[o.outputField] = .ints(try tok.encode(try f.string(), addSpecialTokens: o.specialTokens))

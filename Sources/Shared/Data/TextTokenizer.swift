@@ -12,6 +12,16 @@ public protocol TextTokenizer: Sendable {
     var eosTokenId: Int? { get }
     /// The EOS token's text (e.g. "</s>", "<|im_end|>"), appended as text after a space by the official mode.
     var eosToken: String? { get }
+    /// Whether `id` is a token of the tokenizer (decoding would otherwise skip it without a word).
+    func isTokenId(_ id: Int) -> Bool
+}
+
+extension TextTokenizer {
+    public func isTokenId(_ id: Int) -> Bool { id >= 0 }
+}
+
+extension Tokenizer {
+    public func isTokenId(_ id: Int) -> Bool { token(id) != nil }
 }
 
 extension Tokenizer: TextTokenizer {}

@@ -17,6 +17,14 @@ public struct IOError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(source): \(message)" }
 }
 
+/// A write to a pipe (or socket) whose reader has gone (EPIPE): the tools end quietly, as a filter killed by
+/// SIGPIPE does (`rpo-tool ... | head -1`).
+public struct BrokenPipe: Error, CustomStringConvertible, Sendable {
+    public let source: String
+    public init(_ source: String) { self.source = source }
+    public var description: String { "\(source): write failed: broken pipe (the reader has gone)" }
+}
+
 /// Something that fills a buffer: returns the number of bytes read, 0 at the end.
 public protocol ByteSource: AnyObject {
     var name: String { get }
@@ -237,35 +245,71 @@ public protocol ByteSink: AnyObject {
 }
 
 /// Standard output, or a file written under a temporary name and renamed into place by `finish()`.
+/// A path that exists and is not a regular file (a character device such as /dev/null, a FIFO, a socket) is
+/// written in place, as zstd and gzip do, never replaced; a symbolic link is followed (to a regular file: the
+/// temporary file goes beside that file, the link stays); a directory is an error.
 public final class FileSink: ByteSink {
     public let name: String
     let fd: Int32
     let finalPath: String?
     let tempPath: String?
+    /// The registration of `tempPath` for removal on SIGINT/SIGTERM.
+    let tempSlot: Int?
+    /// False for standard output (not closed).
+    let owns: Bool
     var finished = false
 
     /// `path` nil or "-" writes standard output.
     public init(path: String?) throws {
         if path == nil || path == "-" {
-            name = "<stdout>"; fd = 1; finalPath = nil; tempPath = nil
-        } else {
-            let p = path!
-            name = p
-            finalPath = p
-            let dir = (p as NSString).deletingLastPathComponent
-            let base = (p as NSString).lastPathComponent
-            let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).\(getpid()).tmp"
-            tempPath = tmp
-            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            name = "<stdout>"; fd = 1; finalPath = nil; tempPath = nil; tempSlot = nil; owns = false
+            return
+        }
+        let p = path!
+        name = p
+        owns = true
+        var target = p
+        var st = stat()
+        if lstat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK {
+            // Follow the link; a dangling one is written through (creating its target).
+            if let resolved = realpath(p, nil) {
+                target = String(cString: resolved)
+                free(resolved)
+                if stat(target, &st) != 0 { st = stat() }
+            } else {
+                st = stat()
+                st.st_mode = S_IFLNK
+            }
+        } else if lstat(p, &st) != 0 {
+            st = stat()  // absent: a new regular file
+        }
+        let kind = st.st_mode & S_IFMT
+        if kind == S_IFDIR { throw IOError(p, "is a directory") }
+        if kind != 0 && kind != S_IFREG {
+            // A device, FIFO or socket (or a dangling link): written in place, never replaced.
+            fd = open(p, O_WRONLY | O_CLOEXEC | (kind == S_IFLNK ? O_CREAT | O_TRUNC : 0), 0o644)
             if fd < 0 { throw IOError(p, String(cString: strerror(errno))) }
+            finalPath = nil; tempPath = nil; tempSlot = nil
+            return
+        }
+        finalPath = target
+        let dir = (target as NSString).deletingLastPathComponent
+        let base = (target as NSString).lastPathComponent
+        let tmp = (dir.isEmpty ? "" : dir + "/") + ".\(base).\(getpid()).tmp"
+        tempPath = tmp
+        tempSlot = TempFiles.register(tmp)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            let e = errno
+            TempFiles.unregister(tempSlot)
+            throw IOError(p, String(cString: strerror(e)))
         }
     }
 
     deinit {
-        if let t = tempPath {
-            close(fd)
-            if !finished { unlink(t) }
-        }
+        if owns { close(fd) }
+        if let t = tempPath, !finished { unlink(t) }
+        TempFiles.unregister(tempSlot)
     }
 
     /// True when this sink is a terminal (used to refuse compressed output there).
@@ -277,6 +321,7 @@ public final class FileSink: ByteSink {
             let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE { throw BrokenPipe(name) }
                 throw IOError(name, "write failed: \(String(cString: strerror(errno)))")
             }
             off += n
@@ -292,6 +337,7 @@ public final class FileSink: ByteSink {
             if rename(t, f) != 0 { throw IOError(name, "rename failed: \(String(cString: strerror(errno)))") }
         }
         finished = true
+        TempFiles.unregister(tempSlot)
     }
 }
 

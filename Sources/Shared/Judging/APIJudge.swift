@@ -76,7 +76,8 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
         config.httpMaximumConnectionsPerHost = max(options.concurrency, 1)
         config.urlCache = nil
         config.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: config)
+        // The delegate sees every redirect: the key does not follow one to another origin.
+        session = URLSession(configuration: config, delegate: RedirectGuard(origin: url), delegateQueue: nil)
     }
 
     deinit { session.invalidateAndCancel() }
@@ -155,9 +156,9 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
                 pending.start(cont)
                 // The handler holds no reference to self: were it the last one, deinit would run on the
                 // session's queue and deadlock in invalidateAndCancel.
-                let endpoint = endpoint
+                let endpoint = endpoint, key = options.apiKey?.value
                 let task = session.dataTask(with: req) { data, response, error in
-                    pending.finish(APIJudge.classify(data: data, response: response, error: error, endpoint: endpoint))
+                    pending.finish(APIJudge.classify(data: data, response: response, error: error, endpoint: endpoint, key: key))
                 }
                 pending.attach(task)
                 task.resume()
@@ -172,7 +173,8 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
 
     // MARK: - Response
 
-    static func classify(data: Data?, response: URLResponse?, error: Error?, endpoint: URL) -> Outcome {
+    /// `key` is redacted from the bodies quoted in the outcome (before they are shortened).
+    static func classify(data: Data?, response: URLResponse?, error: Error?, endpoint: URL, key: String? = nil) -> Outcome {
         if let error {
             if let u = error as? URLError {
                 switch u.code {
@@ -188,29 +190,29 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
         let status = http.statusCode
         switch status {
         case 200...299:
-            return parseAnswer(bytes)
+            return parseAnswer(bytes, key: key)
         case 401, 403:
-            return .fatal("the API refused the request (HTTP \(status)): \(APIJudge.excerpt(bytes)); check the key in the environment variable")
+            return .fatal("the API refused the request (HTTP \(status)): \(APIJudge.excerpt(bytes, key: key)); check the key in the environment variable")
         case 404:
-            return .fatal("the API answered HTTP 404 for \(endpoint): \(APIJudge.excerpt(bytes)); check --api-base and --api-model")
+            return .fatal("the API answered HTTP 404 for \(endpoint): \(APIJudge.excerpt(bytes, key: key)); check --api-base and --api-model")
         case 408, 409, 429, 500...599:
-            return .retryable("HTTP \(status): \(APIJudge.excerpt(bytes))", retryAfter: APIJudge.retryAfter(http))
+            return .retryable("HTTP \(status): \(APIJudge.excerpt(bytes, key: key))", retryAfter: APIJudge.retryAfter(http))
         default:
-            return .failed("HTTP \(status): \(APIJudge.excerpt(bytes))")
+            return .failed("HTTP \(status): \(APIJudge.excerpt(bytes, key: key))")
         }
     }
 
     /// `choices[0].message.content` of a chat completion.
-    static func parseAnswer(_ bytes: [UInt8]) -> Outcome {
+    static func parseAnswer(_ bytes: [UInt8], key: String? = nil) -> Outcome {
         let json: JSON
         do {
             json = try bytes.withUnsafeBufferPointer { buf throws(JSONParseError) in try JSONParser.parse(buf) }
         } catch {
-            return .failed("malformed response (\(error.description)): \(APIJudge.excerpt(bytes))")
+            return .failed("malformed response (\(error.description)): \(APIJudge.excerpt(bytes, key: key))")
         }
         guard case .object(let o) = json, case .array(let choices)? = o["choices"], let first = choices.first,
               case .object(let choice) = first, case .object(let message)? = choice["message"] else {
-            return .failed("malformed response (no choices[0].message): \(APIJudge.excerpt(bytes))")
+            return .failed("malformed response (no choices[0].message): \(APIJudge.excerpt(bytes, key: key))")
         }
         guard case .string(let content)? = message["content"] else {
             let reason = choice["finish_reason"]?.stringValue.map { " (finish_reason \($0))" } ?? ""
@@ -238,26 +240,63 @@ public final class APIJudge: JudgeBackend, @unchecked Sendable {
         return nil
     }
 
-    /// The API's error message, or the start of the body.
-    static func excerpt(_ bytes: [UInt8]) -> String {
+    /// The API's error message, or the start of the body (at most `limit` bytes), with `key` redacted from
+    /// the whole body first: a key that straddles the cut is not left there in part.
+    static func excerpt(_ bytes: [UInt8], key: String? = nil, limit: Int = 300) -> String {
         if let json = try? bytes.withUnsafeBufferPointer({ buf throws(JSONParseError) in try JSONParser.parse(buf) }),
            case .object(let o) = json {
-            if case .object(let e)? = o["error"], let m = e["message"]?.stringValue { return m }
-            if let m = o["error"]?.stringValue { return m }
+            if case .object(let e)? = o["error"], let m = e["message"]?.stringValue { return redact(m, key: key) }
+            if let m = o["error"]?.stringValue { return redact(m, key: key) }
         }
-        let text = String(decoding: bytes.prefix(300), as: UTF8.self)
-        if text.isEmpty { return "empty body" }
-        return bytes.count > 300 ? text + "..." : text
+        let whole = [UInt8](redact(String(decoding: bytes, as: UTF8.self), key: key).utf8)
+        if whole.isEmpty { return "empty body" }
+        guard whole.count > limit else { return String(decoding: whole, as: UTF8.self) }
+        var cut = limit
+        while cut > 0 && whole[cut] & 0xC0 == 0x80 { cut -= 1 }  // not inside a UTF-8 sequence
+        var text = String(decoding: whole[..<cut], as: UTF8.self)
+        // The body may hold the start of the key on its own (a truncated echo): drop a tail that begins it.
+        if let key, !key.isEmpty {
+            for n in stride(from: min(key.count, text.count), to: 0, by: -1) where text.hasSuffix(key.prefix(n)) {
+                if n >= 4 || n == key.count { text.removeLast(n); text += "<redacted>" }
+                break
+            }
+        }
+        return text + "..."
     }
 
     /// Removes the key from text that will be written or printed.
-    func redact(_ s: String) -> String {
-        guard let key = options.apiKey?.value, !key.isEmpty else { return s }
+    func redact(_ s: String) -> String { APIJudge.redact(s, key: options.apiKey?.value) }
+
+    static func redact(_ s: String, key: String?) -> String {
+        guard let key, !key.isEmpty else { return s }
         return s.replacingOccurrences(of: key, with: "<redacted>")
     }
 
     static func seconds(_ s: Double) -> String {
         s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    }
+}
+
+/// Follows redirects within the API's origin (scheme, host and port) as they are; on a redirect to another
+/// origin, drops the Authorization header (as curl does), so that the key reaches only the configured server.
+final class RedirectGuard: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    let origin: URL
+
+    init(origin: URL) { self.origin = origin }
+
+    static func sameOrigin(_ a: URL, _ b: URL) -> Bool {
+        func port(_ u: URL) -> Int? { u.port ?? (u.scheme?.lowercased() == "https" ? 443 : u.scheme?.lowercased() == "http" ? 80 : nil) }
+        return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased()
+            && port(a) == port(b)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+        var next = request
+        if let to = request.url, !RedirectGuard.sameOrigin(origin, to) {
+            next.setValue(nil, forHTTPHeaderField: "Authorization")
+        }
+        completionHandler(next)
     }
 }
 

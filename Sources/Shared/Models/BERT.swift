@@ -104,8 +104,10 @@ public final class BERTModel: @unchecked Sendable {
     }
 
     /// The encoder's HF tensors in checkpoint order (q/k/v land in consecutive rows of the fused weight).
-    var hfTensors: [HFTensor] {
-        let c = config, C = c.hiddenSize, I = c.intermediateSize
+    var hfTensors: [HFTensor] { BERTModel.tensors(config, layout) }
+
+    static func tensors(_ c: BERTConfig, _ layout: Layout) -> [HFTensor] {
+        let C = c.hiddenSize, I = c.intermediateSize
         var t = [
             HFTensor(name: "embeddings.word_embeddings.weight", shape: [c.vocabSize, C], offset: layout.wte),
             HFTensor(name: "embeddings.position_embeddings.weight", shape: [c.maxPositions, C], offset: layout.wpe),
@@ -135,6 +137,32 @@ public final class BERTModel: @unchecked Sendable {
         return t
     }
 
+    /// Checks, before a model of `config` is allocated, that `ckpt` holds every tensor of the encoder with the
+    /// shape config.json implies: sizes the weights do not bear out are an error, not an allocation.
+    public static func checkTensors(_ config: BERTConfig, in ckpt: SafetensorsCheckpoint) throws {
+        _ = try checkpointNames(tensors(config, Layout(config)), in: ckpt)
+    }
+
+    /// The checkpoint name of each table tensor (with or without the "bert." prefix, LayerNorm parameters also
+    /// under their TF names gamma/beta), each checked for presence and shape.
+    static func checkpointNames(_ table: [HFTensor], in ckpt: SafetensorsCheckpoint) throws -> [String] {
+        let names = Set(ckpt.names)
+        let prefix = names.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+        return try table.map { t in
+            var candidates = [prefix + t.name]
+            if t.name.hasSuffix("LayerNorm.weight") { candidates.append(prefix + t.name.dropLast(6) + "gamma") }
+            if t.name.hasSuffix("LayerNorm.bias") { candidates.append(prefix + t.name.dropLast(4) + "beta") }
+            guard let n = candidates.first(where: { names.contains($0) }) else {
+                throw BERTError(ckpt.path, "missing tensor \"\(prefix + t.name)\"")
+            }
+            let info = try ckpt.info(n)
+            if info.shape != t.shape {
+                throw BERTError(ckpt.path, "tensor \"\(n)\" has shape \(info.shape), config.json implies \(t.shape)")
+            }
+            return n
+        }
+    }
+
     /// Checkpoint tensors that are not part of the encoder and are left out on purpose: the pooler (which
     /// sentence-transformers does not use), task heads, and the position-id buffer.
     static func isIgnorable(_ name: String) -> Bool {
@@ -147,20 +175,10 @@ public final class BERTModel: @unchecked Sendable {
     /// prefix (BertForMaskedLM and friends), LayerNorm parameters also under their TF names gamma/beta.
     /// A missing tensor, a wrong shape, a non-float dtype or a tensor the encoder does not know is an error.
     public func load(from ckpt: SafetensorsCheckpoint) throws {
-        let names = Set(ckpt.names)
-        let prefix = names.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
         var used = Set<String>()
-        for t in hfTensors {
-            var candidates = [prefix + t.name]
-            if t.name.hasSuffix("LayerNorm.weight") { candidates.append(prefix + t.name.dropLast(6) + "gamma") }
-            if t.name.hasSuffix("LayerNorm.bias") { candidates.append(prefix + t.name.dropLast(4) + "beta") }
-            guard let n = candidates.first(where: { names.contains($0) }) else {
-                throw BERTError(ckpt.path, "missing tensor \"\(prefix + t.name)\"")
-            }
-            let info = try ckpt.info(n)
-            if info.shape != t.shape {
-                throw BERTError(ckpt.path, "tensor \"\(n)\" has shape \(info.shape), config.json implies \(t.shape)")
-            }
+        let table = hfTensors
+        let names = try BERTModel.checkpointNames(table, in: ckpt)
+        for (t, n) in zip(table, names) {
             try ckpt.read(n, into: UnsafeMutableBufferPointer(start: base + t.offset, count: t.shape.reduce(1, *)))
             used.insert(n)
         }

@@ -94,6 +94,15 @@ public struct BERTConfig: Sendable, Equatable {
         if o["is_decoder"]?.boolValue == true || o["add_cross_attention"]?.boolValue == true {
             throw bad("decoder BERT configurations (is_decoder, add_cross_attention) are not supported")
         }
+        // Sane bounds (beyond any published BERT), so that no size from the file can overflow the parameter
+        // arithmetic or ask for an absurd allocation before the weights are checked against it.
+        for (key, value, limit) in [("vocab_size", c.vocabSize, 1 << 24), ("hidden_size", c.hiddenSize, 1 << 16),
+                                    ("num_hidden_layers", c.numLayers, 1 << 10), ("num_attention_heads", c.numHeads, 1 << 12),
+                                    ("intermediate_size", c.intermediateSize, 1 << 18),
+                                    ("max_position_embeddings", c.maxPositions, 1 << 20),
+                                    ("type_vocab_size", c.typeVocabSize, 1 << 16)] where value > limit {
+            throw bad("\"\(key)\" \(value) is beyond the supported maximum \(limit)")
+        }
         if c.hiddenSize % c.numHeads != 0 {
             throw bad("hidden_size \(c.hiddenSize) is not a multiple of num_attention_heads \(c.numHeads)")
         }

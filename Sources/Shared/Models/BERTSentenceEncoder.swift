@@ -290,11 +290,12 @@ public final class SentenceEncoder: @unchecked Sendable {
         if let (cfg, n) = poolingCheck, n != config.hiddenSize {
             throw BERTError(cfg, "the embedding dimension is \(n), the model's hidden_size \(config.hiddenSize)")
         }
-        let model = BERTModel(config: config)
         let ckpt: SafetensorsCheckpoint
         do { ckpt = try SafetensorsCheckpoint(path: tdir) } catch let e as IOError {
             throw BERTError(tdir, "no weights: \(e.message) (pytorch_model.bin is not read)")
         }
+        try BERTModel.checkTensors(config, in: ckpt)  // before the parameters are allocated
+        let model = BERTModel(config: config)
         try model.load(from: ckpt)
         let tokJSON = (tdir as NSString).appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokJSON) else {

@@ -21,7 +21,7 @@ public final class LMDecoder {
     public init(model: CausalLM, slots: Int, capacity: Int) throws(ModelError) {
         if slots < 1 || capacity < 1 { throw .invalidBatch("a decoder needs at least one slot and one position") }
         let c = model.config
-        if c.position == .learned && capacity > c.maxPositions {
+        if capacity > c.maxPositions {
             throw .invalidBatch("\(capacity) positions requested; the model has \(c.maxPositions) positions")
         }
         self.model = model
@@ -56,7 +56,7 @@ public final class LMDecoder {
             let pos = cache.lengths[s]
             if pos == 0 { throw .invalidBatch("slot \(s) is empty (prefill it first)") }
             if pos >= cache.capacity { throw .invalidBatch("slot \(s) is full (\(cache.capacity) positions)") }
-            if c.position == .learned && pos >= c.maxPositions {
+            if pos >= c.maxPositions {
                 throw .invalidBatch("position \(pos) is beyond the model's \(c.maxPositions) positions")
             }
             if let w = c.slidingWindow, pos >= w {

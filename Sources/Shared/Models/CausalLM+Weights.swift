@@ -17,19 +17,38 @@ extension CausalLM {
     /// The checkpoint tensors of this architecture (HF names and shapes).
     var hfTensors: [HFTensor] { ModelRegistry.tensors(config) }
 
+    /// Checks, before a model of `config` is allocated, that `source` holds every tensor of the architecture
+    /// with the shape the config implies: sizes in a config that the weights do not bear out are an error,
+    /// not an allocation.
+    public static func checkTensors(_ config: ModelConfig, in source: TensorSource) throws {
+        let names = Set(source.tensorNames)
+        for t in ModelRegistry.tensors(config) {
+            guard let n = checkpointName(t.name, names, config) else {
+                throw ModelError.missingTensor(source: source.sourceName, name: t.name)
+            }
+            let shape = try source.shape(of: n)
+            if shape != t.shape {
+                throw ModelError.shapeMismatch(source: source.sourceName, name: n, expected: t.shape, found: shape)
+            }
+        }
+    }
+
+    /// The name under which `source` holds the table tensor `name` (GPT-2 checkpoints from the original
+    /// conversion omit the "transformer." prefix).
+    static func checkpointName(_ name: String, _ names: Set<String>, _ config: ModelConfig) -> String? {
+        if names.contains(name) { return name }
+        if config.architecture == .gpt2, name.hasPrefix("transformer."),
+           names.contains(String(name.dropFirst("transformer.".count))) {
+            return String(name.dropFirst("transformer.".count))
+        }
+        return nil
+    }
+
     /// Fills the parameters from `source`, which must hold exactly this architecture's tensors.
     public func load(from source: TensorSource) throws {
         let names = Set(source.tensorNames)
         let table = hfTensors
-        // GPT-2 checkpoints from the original conversion omit the "transformer." prefix.
-        func find(_ name: String) -> String? {
-            if names.contains(name) { return name }
-            if config.architecture == .gpt2, name.hasPrefix("transformer."),
-               names.contains(String(name.dropFirst("transformer.".count))) {
-                return String(name.dropFirst("transformer.".count))
-            }
-            return nil
-        }
+        func find(_ name: String) -> String? { CausalLM.checkpointName(name, names, config) }
         var used = Set<String>()
         var buffer = [Float]()
         for t in table {

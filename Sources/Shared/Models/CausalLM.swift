@@ -165,7 +165,7 @@ public final class CausalLM {
             if s.labelStart < 0 || s.labelStart > L {
                 throw .invalidBatch("sequence \(b): label start \(s.labelStart) outside 0...\(L)")
             }
-            if config.position == .learned && L > config.maxPositions {
+            if L > config.maxPositions {  // learned positions end there; rotary models are not trained beyond
                 throw .invalidBatch("sequence \(b) has \(L) tokens; the model has \(config.maxPositions) positions")
             }
             if let w = config.slidingWindow, L > w {

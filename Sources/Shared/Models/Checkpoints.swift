@@ -20,8 +20,10 @@ extension CausalLM {
             throw ModelError.io("\(cfgPath): cannot read the model's config.json")
         }
         let config = try ModelRegistry.config(json: data, source: cfgPath)
+        let weights = try SafetensorsCheckpoint(path: directory)
+        try CausalLM.checkTensors(config, in: weights)  // before the parameters are allocated
         let model = CausalLM(config: config)
-        try model.load(from: SafetensorsCheckpoint(path: directory))
+        try model.load(from: weights)
         return model
     }
 
@@ -38,6 +40,7 @@ extension CausalLM {
     public static func load(gguf path: String) throws -> CausalLM {
         let file = try GGUFFile(path: path)
         let source = try GGUFLlamaSource(file)
+        try CausalLM.checkTensors(source.config, in: source)  // before the parameters are allocated
         let model = CausalLM(config: source.config)
         try model.load(from: source)
         model.ggufSource = path
@@ -114,6 +117,9 @@ struct GGUFLlamaSource: TensorSource {
         }
         let C = try m.int("llama.embedding_length"), NH = try m.int("llama.attention.head_count")
         let layers = try m.int("llama.block_count")
+        guard NH > 0 else {
+            throw ModelError.invalidConfig(source: src, message: "llama.attention.head_count must be positive, got \(NH)")
+        }
         guard let embd = file.tensors.first(where: { $0.name == "token_embd.weight" }) else {
             throw ModelError.missingTensor(source: src, name: "token_embd.weight")
         }

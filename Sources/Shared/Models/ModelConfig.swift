@@ -64,6 +64,10 @@ public struct ModelConfig: Sendable {
     /// Rows of the fused up projection: H for GELU, 2H (gate then up) for SwiGLU.
     public var upSize: Int { mlp == .swiglu ? 2 * intermediateSize : intermediateSize }
 
+    /// Largest vocabulary and context accepted from a model file (sizes beyond are taken as corrupt).
+    public static let maxVocabulary = 1 << 24
+    public static let maxContext = 1 << 24
+
     /// Internal consistency; the decoders call it after filling the fields.
     func validated(_ source: String) throws(ModelError) -> ModelConfig {
         func bad(_ m: String) -> ModelError { .invalidConfig(source: source, message: m) }
@@ -71,6 +75,15 @@ public struct ModelConfig: Sendable {
         if hiddenSize <= 0 || numLayers <= 0 || numHeads <= 0 || numKVHeads <= 0 || headDim <= 0
             || intermediateSize <= 0 {
             throw bad("hidden size, layer, head, head-dim and intermediate counts must be positive")
+        }
+        // Sane bounds (beyond the largest published models), so that no size from a file can overflow the
+        // parameter arithmetic or ask for an absurd allocation before the weights are checked against it.
+        for (key, value, limit) in [("vocab_size", vocabSize, ModelConfig.maxVocabulary),
+                                    ("hidden_size", hiddenSize, 1 << 16), ("num_hidden_layers", numLayers, 1 << 10),
+                                    ("num_attention_heads", numHeads, 1 << 12), ("num_key_value_heads", numKVHeads, 1 << 12),
+                                    ("head_dim", headDim, 1 << 12), ("intermediate_size", intermediateSize, 1 << 18),
+                                    ("max_position_embeddings", maxPositions, ModelConfig.maxContext)] where value > limit {
+            throw bad("\(key) \(value) is beyond the supported maximum \(limit)")
         }
         if numHeads % numKVHeads != 0 {
             throw bad("num_attention_heads \(numHeads) is not a multiple of num_key_value_heads \(numKVHeads)")

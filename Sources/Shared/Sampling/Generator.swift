@@ -221,7 +221,7 @@ public final class Generator {
         if let d = decoder, d.cache.capacity >= positions { return d }
         let old = decoder
         let c = model.config
-        let limit = c.position == .learned ? c.maxPositions : Int.max
+        let limit = c.maxPositions
         let capacity = max(positions, min(max((old?.cache.capacity ?? 0) * 2, 64), limit))
         let grown = try LMDecoder(model: model, slots: options.batchSize, capacity: capacity)
         if let old { grown.cache.copy(from: old.cache) }

@@ -162,7 +162,7 @@ struct PromptBuilder {
             var limit = Int.max
             if let L = options.maxLength { limit = L - 1 }
             if let P = options.maxPromptLength { limit = min(limit, P) }
-            if config.position == .learned { limit = min(limit, config.maxPositions) }
+            limit = min(limit, config.maxPositions)  // the context (max_position_embeddings / context_length)
             var truncated = false
             if ids.count > limit {
                 if !options.truncatePrompts {
@@ -174,8 +174,8 @@ struct PromptBuilder {
             }
             var budget = options.maxNewTokens ?? Int.max
             if let L = options.maxLength { budget = min(budget, L - ids.count) }
-            // learned positions: the last new token is not fed back, so prompt + budget - 1 positions
-            if config.position == .learned { budget = min(budget, config.maxPositions - ids.count + 1) }
+            // the context: the last new token is not fed back, so prompt + budget - 1 positions
+            budget = min(budget, config.maxPositions - ids.count + 1)
             let p = PreparedPrompt(record: record, recordNumber: input.recordNumber, index: count, text: text,
                                    ids: ids, truncated: truncated, maxNewTokens: budget)
             count += 1
@@ -188,7 +188,7 @@ struct PromptBuilder {
         var r: [String] = []
         if let L = options.maxLength { r.append("--max-length \(L) leaves one new token at least") }
         if let P = options.maxPromptLength { r.append("--max-prompt-length \(P)") }
-        if config.position == .learned { r.append("the model has \(config.maxPositions) positions") }
+        r.append("the model's context is \(config.maxPositions) positions")
         return r.joined(separator: "; ")
     }
 

@@ -101,7 +101,7 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     static func lookupToken(_ id: Int, _ byId: [Int32: Int], _ added: [AddedToken], _ mt: [String?]) -> String? {
-        if let k = byId[Int32(id)] { return added[k].content }
+        if let i = Int32(exactly: id), let k = byId[i] { return added[k].content }
         return id >= 0 && id < mt.count ? mt[id] : nil
     }
 

@@ -117,6 +117,9 @@ public struct TrainingBatch: Sendable {
 
     // MARK: - Reading
 
+    /// How far a stored contrast row may sum from 1 (float32 rounding of a softmax row is far below this).
+    public static let rowSumTolerance = 1e-3
+
     /// Decodes and checks a batch record: known layout and weighting, groups that partition the examples,
     /// one finite matrix of the right shape per group for embedding weighting.
     public init(record o: JSONObject, source: String, record n: Int?) throws(RecordError) {
@@ -173,9 +176,16 @@ public struct TrainingBatch: Sendable {
                     v.reserveCapacity(rows * cols)
                     for (ri, r) in rs.enumerated() {
                         guard let cs = r.arrayValue, cs.count == cols else { throw fail("weights[\(gi)][\(ri)] must have \(cols) values") }
+                        var sum = 0.0
                         for c in cs {
                             guard let x = c.doubleValue, x.isFinite else { throw fail("weights[\(gi)][\(ri)] holds a non-finite value") }
+                            guard x >= 0 else { throw fail("weights[\(gi)][\(ri)] holds a negative value (\(x))") }
+                            sum += x
                             v.append(x)
+                        }
+                        // Each row is a softmax (stored as float32): a distribution up to rounding.
+                        guard abs(sum - 1) <= TrainingBatch.rowSumTolerance else {
+                            throw fail("weights[\(gi)][\(ri)] sums to \(sum), not 1 (each row of an embedding-weighted contrast is a distribution)")
                         }
                     }
                     mats.append(ContrastMatrix(rows: rows, cols: cols, values: v))

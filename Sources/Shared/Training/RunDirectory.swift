@@ -20,6 +20,10 @@ public struct TrainingProgress: Equatable, Sendable {
     public var lastRecordStep: Int?
     /// Examples trained on (upstream's `counters/examples`).
     public var examples = 0
+    /// A chain of SHA-256 digests over the consumed batch records (each record's compact JSON after the
+    /// digest so far; "" before the first): a resumed run checks that its input begins with the same records.
+    /// nil for checkpoints written before it was kept (a resume recomputes it from its input).
+    public var recordsDigest: String? = ""
     /// The run's generator (the loop itself draws nothing: dropout is off as upstream; saved for exactness).
     public var rng: RNG
 
@@ -66,6 +70,7 @@ public struct SavedTrainingState {
         p["records_consumed"] = .int(progress.recordsConsumed)
         p["last_record_step"] = progress.lastRecordStep.map { .int($0) } ?? .null
         p["examples"] = .int(progress.examples)
+        p["records_digest"] = progress.recordsDigest.map { .string($0) } ?? .null
         p["rng"] = .array(progress.rng.stateWords.map { .string(String($0, radix: 16)) })
         top["progress"] = .object(p)
         var v = JSONObject()
@@ -165,6 +170,7 @@ public struct SavedTrainingState {
         p.recordsConsumed = try f(po, "records_consumed").int()
         p.lastRecordStep = f(po, "last_record_step").exists ? try f(po, "last_record_step").int() : nil
         p.examples = try f(po, "examples").int()
+        p.recordsDigest = f(po, "records_digest").exists ? try f(po, "records_digest").string() : nil
         let vo = try f(top, "provenance").object()
         let v = RunProvenance(model: try f(vo, "model").string(),
                               reference: f(vo, "reference").exists ? try f(vo, "reference").string() : nil,
@@ -258,8 +264,11 @@ public final class RunDirectory {
 
     public func latestCheckpoint() throws -> String? { try checkpoints().last?.path }
 
+    /// Removes what a killed checkpoint write leaves: its directory `.tmp-step-N-PID`, the model directory
+    /// written beside it (`..tmp-step-N-PID.tmp-PID`, `..tmp-step-N-PID.old-PID`) and the link `latest.tmp-PID`.
     func removeTemporaries() {
-        for n in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where n.hasPrefix(".tmp-step-") {
+        for n in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        where n.hasPrefix(".tmp-step-") || n.hasPrefix("..tmp-step-") || n.hasPrefix("latest.tmp-") {
             try? FileManager.default.removeItem(atPath: (path as NSString).appendingPathComponent(n))
         }
     }

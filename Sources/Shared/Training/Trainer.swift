@@ -172,7 +172,7 @@ public final class Trainer {
     public func run(_ reader: RecordReader, sinks: TrainerSinks, shouldStop: () -> Bool = { false }) throws -> TrainerSummary {
         summary = TrainerSummary()
         if progress.recordsConsumed > 0 { try skipConsumed(reader) }
-        var acc = StepAccumulator()
+        var acc = StepAccumulator(digest: progress.recordsDigest)
         while true {
             if acc.records == 0 {
                 try evaluateIfDue(sinks: sinks)
@@ -191,6 +191,7 @@ public final class Trainer {
                 evalEveryRounded = true
                 options.evalEvery = max(e - e % batch.batchSize, batch.batchSize)
             }
+            if let d = acc.digest { acc.digest = Trainer.chain(d, record) }
             if batch.isSingleStatus { summary.skippedRecords += 1; continue }  // upstream `continue`, no counters
             if acc.records == 0 { policy.zeroGrad(); acc.start = Date() }
             guard let c = try process(batch, scale: 1 / Double(configuration.gradientAccumulation), sinks: sinks) else {
@@ -200,7 +201,7 @@ public final class Trainer {
             acc.add(c, batch)
             if acc.records == configuration.gradientAccumulation {
                 try optimizerStep(acc, sinks: sinks)
-                acc = StepAccumulator()
+                acc = StepAccumulator(digest: progress.recordsDigest)
             }
         }
         summary.leftoverRecords = acc.records
@@ -213,16 +214,33 @@ public final class Trainer {
     /// Passes over the records a resumed run has already consumed, checking that the stream is the same plan.
     func skipConsumed(_ reader: RecordReader) throws {
         var last: Int?
+        var digest = ""
         for i in 0..<progress.recordsConsumed {
             guard let r = try reader.read() else {
                 throw TrainError.checkpoint("\(reader.name): the run consumed \(progress.recordsConsumed) batch records before its checkpoint, the input has only \(i)")
             }
             last = r["step"]?.intValue
+            digest = Trainer.chain(digest, r)
         }
         if let want = progress.lastRecordStep, last != want {
             throw RecordError(source: reader.name, record: reader.recordNumber,
                               "resuming: the run's last consumed batch record had step \(want), this input has \(last.map(String.init) ?? "none") there (not the same batch stream)")
         }
+        if let saved = progress.recordsDigest, saved != digest {
+            throw RecordError(source: reader.name, record: reader.recordNumber,
+                              "resuming: the first \(progress.recordsConsumed) batch records differ from those the run consumed (not the same batch stream)")
+        }
+        progress.recordsDigest = digest
+    }
+
+    /// The records digest after `record`: SHA-256 of the digest so far and the record's compact JSON.
+    static func chain(_ digest: String, _ record: JSONObject) -> String {
+        var bytes = Array(digest.utf8)
+        bytes.append(0x0A)
+        try? JSONSerializer.write(record, to: &bytes)  // a parsed record holds finite numbers only
+        var h = SHA256()
+        h.update(bytes)
+        return h.hexDigest()
     }
 
     /// What one record adds to the step: metric lists, tokens, examples.
@@ -232,6 +250,8 @@ public final class Trainer {
     }
 
     struct StepAccumulator {
+        /// The records digest including the records read so far (nil when the run does not keep one).
+        var digest: String?
         var records = 0
         var read = 0
         var lastRecordStep: Int?
@@ -270,6 +290,7 @@ public final class Trainer {
         progress.updates += 1
         progress.recordsConsumed += acc.read
         progress.lastRecordStep = acc.lastRecordStep
+        progress.recordsDigest = acc.digest
         progress.examples += acc.examples
         summary.steps += 1
         let elapsed = max(Date().timeIntervalSince(acc.start), 1e-9)

@@ -22,6 +22,8 @@ enum Tools {
         return dir
     }()
 
+    static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     static func path(_ tool: String) -> String { binDir.appendingPathComponent(tool).path }
 
     /// Runs `tool args...` with `stdin` as standard input (in directory `cwd` when given); waits at most
@@ -45,8 +47,11 @@ enum Tools {
         p.standardOutput = outPipe
         p.standardError = errHandle
         try p.run()
+        // A tool may exit before reading all of its input (a usage error): the write then fails with EPIPE,
+        // which must not end the test process by SIGPIPE.
+        _ = ignoreSIGPIPE
         let writer = Thread {
-            inPipe.fileHandleForWriting.write(Data(stdin))
+            try? inPipe.fileHandleForWriting.write(contentsOf: Data(stdin))
             try? inPipe.fileHandleForWriting.close()
         }
         writer.start()

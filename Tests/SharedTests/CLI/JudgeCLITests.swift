@@ -53,7 +53,8 @@ import Testing
                                                               "--concurrency", "3", "--no-compress"]),
                               stdin: Self.input(3), env: Self.env, timeout: 60)
         let t = Date().timeIntervalSince(start)
-        #expect(r.status == 0, "\(r.stderr)")
+        // Every comparison failed: the run is an error, its records kept for --resume --retry-failed.
+        #expect(r.status == 1 && r.stderr.contains("rpo-judge: error: every one of the 3 comparisons failed"), "\(r.stderr)")
         let records = r.stdoutText.split(separator: "\n").map { try! JSONParser.parse(String($0)).objectValue! }
         #expect(records.count == 3 && records.allSatisfy { $0["status"] == .string("failed") && $0["attempts"] == .int(2) })
         #expect(records.allSatisfy { $0["error"]?.stringValue?.hasPrefix("timeout: no complete answer within 0.3 s") == true })

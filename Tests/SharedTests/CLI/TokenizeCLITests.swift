@@ -118,6 +118,17 @@ enum TokenizeCLI {
                                     stdin: Array(#"{"id": 1, "q": "Hi"}"#.utf8) + [0x0A] + Array(#"{"id": 2}"#.utf8))
         #expect(j.status == 1)
         #expect(j.stderr == "rpo-tokenize: error: <stdin>:2: missing field \"q\"\n")
+        // Ids that are no token of the tokenizer (negative, beyond the vocabulary) are an error naming the record.
+        let beyond = (try SharedTokenizers.smolLM2).vocabularySize + 1000
+        for (bad, index) in [(-1, 1), (beyond, 2), (1 << 40, 0)] {
+            var ids = [1, 2, 3]
+            ids[index] = bad
+            let input = Array(#"{"text_ids": [5, 6]}"#.utf8) + [0x0A] + Array(#"{"text_ids": \#(ids)}"#.utf8) + [0x0A]
+            let e = try TokenizeCLI.run(["--decode", "--tokenizer", try TokenizeCLI.tokenizer, "--no-compress"], stdin: input)
+            #expect(e.status == 1, "\(bad): \(e.stderr)")
+            #expect(e.stderr == "rpo-tokenize: error: <stdin>:2: field \"text_ids\"[\(index)] = \(bad) is not a token id of the tokenizer\n",
+                    "\(e.stderr)")
+        }
     }
 
     @Test func badInputIsAClearError() throws {

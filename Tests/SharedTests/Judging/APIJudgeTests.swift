@@ -162,6 +162,50 @@ import Testing
         #expect(unauthorized.requests.count == 1)
     }
 
+    /// A 307 from the API to another origin (another port of 127.0.0.1): the request follows it without the
+    /// key; a redirect within the origin keeps it.
+    @Test func theKeyDoesNotFollowARedirectToAnotherOrigin() async throws {
+        let elsewhere = try TestHTTPServer { _, _ in .respond(status: 200, body: TestHTTPServer.completion("Response 2")) }
+        let api = try TestHTTPServer { _, r in
+            r.path == "/v1/chat/completions"
+                ? .respond(status: 307, headers: [("Location", elsewhere.baseURL + "/chat/completions")], body: "")
+                : .respond(status: 200, body: TestHTTPServer.completion("Response 1"))
+        }
+        let reply = try await APIJudge(options: Self.options(api)).judge(try Self.request())
+        #expect(reply.raw == "Response 2", "\(reply.error ?? "")")
+        let there = try #require(elsewhere.requests.first)
+        #expect(there.headers["authorization"] == nil, "the key was sent to another origin")
+
+        let sameOrigin = try TestHTTPServer { _, r in
+            r.path == "/v1/chat/completions" ? .respond(status: 307, headers: [("Location", "/v2/chat/completions")], body: "")
+                                             : .respond(status: 200, body: TestHTTPServer.completion("Response 1"))
+        }
+        let r2 = try await APIJudge(options: Self.options(sameOrigin)).judge(try Self.request())
+        #expect(r2.raw == "Response 1" && sameOrigin.requests.count == 2)
+        #expect(sameOrigin.requests.last?.headers["authorization"] == "Bearer \(Self.key)")
+        #expect(RedirectGuard.sameOrigin(URL(string: "https://a.example/v1")!, URL(string: "https://A.example:443/x")!))
+        #expect(!RedirectGuard.sameOrigin(URL(string: "https://a.example/v1")!, URL(string: "http://a.example/v1")!))
+        #expect(!RedirectGuard.sameOrigin(URL(string: "http://127.0.0.1:80/v1")!, URL(string: "http://127.0.0.1:8080/v1")!))
+    }
+
+    /// A non-JSON error body that echoes the header across the 300-byte cut: no part of the key survives.
+    @Test func aKeyAcrossTheExcerptCutIsRedacted() async throws {
+        for offset in [280, 290, 295, 299] {
+            let server = try TestHTTPServer { _, r in
+                .respond(status: 400, body: String(repeating: "x", count: offset - "Bearer ".count) + (r.headers["authorization"] ?? "") + " tail")
+            }
+            let reply = try await APIJudge(options: Self.options(server)).judge(try Self.request())
+            let e = try #require(reply.error)
+            #expect(!e.contains("sk-test") && !e.contains("SECRET") && !e.contains("0123"), "offset \(offset): \(e)")
+            #expect(e.hasPrefix("HTTP 400: xxx"))
+        }
+        // A body that holds only the start of the key at the cut (the server cut it itself).
+        let partial = String(repeating: "y", count: 290) + String(Self.key.prefix(12))
+        let e = APIJudge.excerpt(Array(partial.utf8) + Array(String(repeating: "z", count: 50).utf8), key: Self.key)
+        #expect(!e.contains("sk-test-SE") && e.hasSuffix("<redacted>..."), "\(e)")
+        #expect(APIJudge.excerpt(Array("short \(Self.key) body".utf8), key: Self.key) == "short <redacted> body")
+    }
+
     @Test func retryAfterHeaderForms() throws {
         func header(_ k: String, _ v: String) -> HTTPURLResponse {
             HTTPURLResponse(url: URL(string: "http://x")!, statusCode: 429, httpVersion: "HTTP/1.1", headerFields: [k: v])!

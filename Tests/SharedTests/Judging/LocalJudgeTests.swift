@@ -40,7 +40,8 @@ struct ByteTokenizer: JudgeTokenizer {
 
     @Test func labelsScoredInOneForwardOrTogetherWhenLonger() async throws {
         let f = try TinyFixture("llama-gqa-tied")
-        let m = try f.model()
+        // The rendered messages are 377 byte tokens, beyond the fixture's 64 positions (its context).
+        let m = try f.model(context: 512)
         let template = try JudgeTemplate(task: .dialogue)
         let messages = template.messages(prompt: "\n<|user|>\nHi\n<|assistant|>\n", first: "Yo.", second: "Go.")
         let text = JudgeChatFormat.chatML(defaultSystem: nil).render(messages) + "Response"

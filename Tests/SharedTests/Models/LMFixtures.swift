@@ -81,8 +81,11 @@ struct TinyFixture {
         ref = try FixtureSafetensors(path: dir + "/ref.safetensors")
     }
 
-    func model() throws -> CausalLM {
-        let m = CausalLM(config: config)
+    /// The model; `context` replaces its max_position_embeddings (rotary models: the weights do not depend on it).
+    func model(context: Int? = nil) throws -> CausalLM {
+        var c = config
+        if let n = context { c.maxPositions = n }
+        let m = CausalLM(config: c)
         try m.load(from: FixtureSafetensors(path: dir + "/model.safetensors"))
         return m
     }

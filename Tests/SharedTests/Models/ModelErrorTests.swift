@@ -47,6 +47,20 @@ import Testing
         #expect(q.slidingWindow == nil)
     }
 
+    /// The context (max_position_embeddings) bounds rotary models too: longer sequences and decoders are errors.
+    @Test func sequencesLongerThanTheContextAreRejected() throws {
+        let c = try config(#"{"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 4}"#)
+        let m = CausalLM(config: c)
+        _ = try m.sequenceLogProbs([ScoredSequence(inputIds: [1, 2, 3, 4], labelStart: 1)])
+        #expect(throws: ModelError.invalidBatch("sequence 0 has 5 tokens; the model has 4 positions")) {
+            try m.sequenceLogProbs([ScoredSequence(inputIds: [1, 2, 3, 4, 5], labelStart: 1)])
+        }
+        #expect(throws: ModelError.self) { try m.trainingLogProbs([ScoredSequence(inputIds: [1, 2, 3, 4, 5], labelStart: 1)]) }
+        #expect(throws: ModelError.invalidBatch("5 positions requested; the model has 4 positions")) {
+            _ = try LMDecoder(model: m, slots: 1, capacity: 5)
+        }
+    }
+
     @Test func badBatches() throws {
         let f = try TinyFixture("gpt2")
         let m = try f.model()

@@ -67,6 +67,30 @@ func expectFailure(_ fragments: String..., sourceLocation: SourceLocation = #_so
         #expect(try Self.decode(try Self.record("dpo"), .rpoDiagonal).groups[0].diagonalWeight == 0.8)
     }
 
+    /// Contrast weights are a distribution per row: negative values and rows that do not sum to 1 are errors
+    /// (a weight of -1e30 would otherwise train, its gradient clipped).
+    @Test func contrastRowsMustBeDistributions() throws {
+        func edited(_ value: Double, at k: Int = 0) throws -> JSONObject {
+            var o = try Self.record("rpo-paired")
+            var ws = o["weights"]!.arrayValue!
+            var m = ws[0].arrayValue!
+            var row = m[0].arrayValue!
+            row[k] = .double(value)
+            m[0] = .array(row)
+            ws[0] = .array(m)
+            o["weights"] = .array(ws)
+            return o
+        }
+        Self.expectError(try edited(-1e30), .rpoPaired, "weights[0][0] holds a negative value (-1e+30)")
+        Self.expectError(try edited(-0.25, at: 1), .rpoPaired, "weights[0][0] holds a negative value (-0.25)")
+        Self.expectError(try edited(7), .rpoPaired, "weights[0][0] sums to")
+        // A row off by float32 rounding is accepted.
+        let o = try Self.record("rpo-paired")
+        let row = o["weights"]!.arrayValue![0].arrayValue![0].arrayValue!.map { $0.doubleValue! }
+        #expect(abs(row.reduce(0, +) - 1) < 1e-5, "the fixture's rows are distributions")
+        _ = try Self.decode(try edited(row[0] + 1e-6), .rpoPaired)
+    }
+
     @Test func tokenIdsOutsideTheVocabularyAreNamed() throws {
         var o = try Self.record("dpo")
         var exs = o["examples"]!.arrayValue!

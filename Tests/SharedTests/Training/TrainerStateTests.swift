@@ -82,6 +82,27 @@ import Testing
         expectFailure("other.jsonl:2: resuming", "had step 1, this input has 41 there (not the same batch stream)") {
             _ = try TrainFixture.run(resumed, other)
         }
+        // The same length and step numbers, another example in the first record: the records digest differs.
+        var first = try JSONParser.parse(String(lines[0])).objectValue!
+        var examples = first["examples"]!.arrayValue!
+        examples.swapAt(0, 1)
+        first["examples"] = .array(examples)
+        let swapped = dir.file("swapped.jsonl")
+        try ([try JSONSerializer.string(.object(first))] + lines[1...].map(String.init))
+            .joined(separator: "\n").write(toFile: swapped, atomically: true, encoding: .utf8)
+        let again = try Trainer(policy: policy, resuming: try SavedTrainingState.read(checkpoint: ckpt, model: policy),
+                                referenceLoader: { try TrainFixture.model() })
+        expectFailure("swapped.jsonl:", ": resuming: the first ", "batch records differ from those the run consumed (not the same batch stream)") {
+            _ = try TrainFixture.run(again, swapped)
+        }
+        // A checkpoint written before the digest was kept resumes as before (the digest taken from its input).
+        var old = try SavedTrainingState.read(checkpoint: ckpt, model: policy)
+        #expect(old.progress.recordsDigest?.count == 64)
+        old.progress.recordsDigest = nil
+        let legacy = try Trainer(policy: policy, resuming: old, referenceLoader: { try TrainFixture.model() })
+        legacy.options.maxSteps = 3
+        _ = try TrainFixture.run(legacy, fx.batches)
+        #expect(legacy.progress.updates == 3 && legacy.progress.recordsDigest?.count == 64)
     }
 
     @Test func newRunRefusesADirectoryWithCheckpointsAndWritesAtomically() throws {
@@ -97,10 +118,13 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
         #expect(names == ["latest", "step-000001"], "\(names)")
         #expect(try String(contentsOfFile: dir.file("latest/f"), encoding: .utf8) == "a")
-        // Leftovers of a crashed writer are removed when the directory is opened.
-        try FileManager.default.createDirectory(atPath: dir.file(".tmp-step-000002-99999"), withIntermediateDirectories: false)
+        // Leftovers of a crashed writer are removed when the directory is opened: the checkpoint directory, the
+        // model directory written beside it (killed during the model's write) and the link's temporary name.
+        let leftovers = [".tmp-step-000002-99999", "..tmp-step-000002-99999.tmp-99999", "..tmp-step-000002-99999.old-99999"]
+        for l in leftovers { try FileManager.default.createDirectory(atPath: dir.file(l), withIntermediateDirectories: false) }
+        try FileManager.default.createSymbolicLink(atPath: dir.file("latest.tmp-99999"), withDestinationPath: "step-000002")
         _ = try RunDirectory(resuming: dir.path)
-        #expect(!FileManager.default.fileExists(atPath: dir.file(".tmp-step-000002-99999")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["latest", "step-000001"])
         expectFailure("no such run directory") { _ = try RunDirectory(resuming: dir.file("nothing")) }
     }
 
