@@ -61,6 +61,6 @@ let package = Package(
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         )
     } + fuzzTargets.map { name in
-        .executableTarget(name: name, dependencies: ["Shared"], path: "Fuzz/\(name)")
-    }
+        .executableTarget(name: name, dependencies: ["Shared", "FuzzDriver"], path: "Fuzz/\(name)")
+    } + (fuzzTargets.isEmpty ? [] : [.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver")])
 )

@@ -3,6 +3,7 @@
 // configuration from the metadata as rpo-sample and rpo-convert read it. Any crash, hang or sanitizer report
 // is a finding.
 import Foundation
+import FuzzDriver
 @testable import Shared
 
 func rpoFuzzGGUF(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -20,17 +21,8 @@ func rpoFuzzGGUF(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-// libFuzzer's entry points. SwiftPM gives every executable its own main, so libFuzzer's main is not the one
-// that runs: this main calls libFuzzer's driver with the function above (also exported under the name
-// libFuzzer's own main looks for).
+// libFuzzer's entry: the symbol its library needs, and the driver run from this executable's main.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { rpoFuzzGGUF(data, size) }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
-                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(runFuzzerDriver(&argc, &argv, rpoFuzzGGUF))
+runFuzzer(rpoFuzzGGUF)

@@ -2,6 +2,7 @@
 // and the JSON Lines reader over the input as a stream: plain, or zstd / gzip when it begins like one
 // (concatenated frames and members included). Any crash, hang or sanitizer report is a finding.
 import Foundation
+import FuzzDriver
 import Shared
 
 func rpoFuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -21,17 +22,8 @@ func rpoFuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     return 0
 }
 
-// libFuzzer's entry points. SwiftPM gives every executable its own main, so libFuzzer's main is not the one
-// that runs: this main calls libFuzzer's driver with the function above (also exported under the name
-// libFuzzer's own main looks for).
+// libFuzzer's entry: the symbol its library needs, and the driver run from this executable's main.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt { rpoFuzzJSON(data, size) }
 
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
-                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(runFuzzerDriver(&argc, &argv, rpoFuzzJSON))
+runFuzzer(rpoFuzzJSON)

@@ -10,17 +10,23 @@ public enum StopSignal {
     /// Installs the handler for SIGINT and SIGTERM, and unblocks them on the calling thread (a process started
     /// from a thread that blocks them, as Dispatch worker threads do, inherits the blocked mask).
     public static func install() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        unblock()
         for s in [SIGINT, SIGTERM] {
             signal(s) { sig in
                 StopSignal.requested.store(true, ordering: .relaxed)
                 signal(sig, SIG_DFL)
             }
         }
+    }
+
+    /// Unblocks SIGINT and SIGTERM on the calling thread: a process started from a thread that blocks them (as
+    /// Dispatch's threads do) inherits the blocked mask, and a handler of a blocked signal never runs.
+    static func unblock() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// True once SIGINT or SIGTERM has arrived.

@@ -45,12 +45,7 @@ public enum TempFiles {
     /// Installs the removing handler for SIGINT and SIGTERM where their action is the default one.
     static func installHandlers() {
         if installed.exchange(true, ordering: .sequentiallyConsistent) { return }
-        // A process started from a thread that blocks them (as Dispatch's threads do) inherits the blocked mask.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        StopSignal.unblock()
         for s in [SIGINT, SIGTERM] {
             var current = sigaction()
             guard sigaction(s, nil, &current) == 0, current.__sigaction_handler.sa_handler == nil else { continue }

@@ -23,8 +23,8 @@ public struct Presentation: Sendable {
     public var attempts: Int
     public var seconds: Double
 
-    /// Decides a reply: label log-probabilities when the judge gave them (equal scores are a tie), else the
-    /// answer text by the official parsing.
+    /// Decides a reply: the rewards or label log-probabilities when the judge gave them (equal scores are a tie),
+    /// else the answer text by the official parsing.
     public init(order: [JudgeRole], reply: JudgeReply, template: JudgeTemplate) {
         self.order = order
         raw = reply.raw
@@ -35,12 +35,10 @@ public struct Presentation: Sendable {
         error = reply.error
         winner = nil
         status = .failed
-        if let r = reply.rewards, r.count == 2, reply.error == nil {
+        if let score = reply.rewards ?? reply.labelLogProbs, score.count == 2, reply.error == nil {
+            // A score per label (rewards, or label log-probs): the larger wins, equal scores tie.
             status = .ok
-            winner = r[0] > r[1] ? order[0] : r[1] > r[0] ? order[1] : nil
-        } else if let lp = reply.labelLogProbs, lp.count == 2, reply.error == nil {
-            status = .ok
-            winner = lp[0] > lp[1] ? order[0] : lp[1] > lp[0] ? order[1] : nil
+            winner = score[0] > score[1] ? order[0] : score[1] > score[0] ? order[1] : nil
         } else if let text = reply.raw, reply.error == nil {
             switch template.parse(answer: text) {
             case .position(let p):

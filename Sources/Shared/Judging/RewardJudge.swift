@@ -72,7 +72,7 @@ public struct RewardHead: Sendable, Equatable {
 
     public init(json o: JSONObject, source: String) throws {
         func f(_ k: String) -> RecordField { o.field(k, source: source, record: nil) }
-        guard try f("kind").string() == RewardHead.kind, try f("features").string() == RewardHead.features else {
+        guard o["kind"]?.stringValue == RewardHead.kind, o["features"]?.stringValue == RewardHead.features else {
             throw IOError(source, "not a reward head of this version (kind \(RewardHead.kind), features \(RewardHead.features))")
         }
         weights = try f("weights").array().map { v in

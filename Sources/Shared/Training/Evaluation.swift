@@ -85,6 +85,12 @@ public struct Estimate: Sendable, Equatable {
     /// True when the interval excludes `value` (the estimate differs from it at the 5% level).
     public func excludes(_ value: Double) -> Bool { interval.lower > value || interval.upper < value }
 
+    /// "mean [lower, upper]", each times `scale`, with `digits` decimals (and a sign when `signed`).
+    public func formatted(scale: Double = 1, digits: Int = 3, signed: Bool = false) -> String {
+        let f = "%\(signed ? "+" : "").\(digits)f"
+        return String(format: "\(f) [\(f), \(f)]", mean * scale, interval.lower * scale, interval.upper * scale)
+    }
+
     public var json: JSON {
         var o = JSONObject()
         o["mean"] = .double(mean)
@@ -159,9 +165,7 @@ public enum Evaluation {
 
         /// Lines for standard error.
         public var lines: [String] {
-            func f(_ e: Estimate, _ scale: Double = 1, _ digits: Int = 3) -> String {
-                String(format: "%.\(digits)f [%.\(digits)f, %.\(digits)f]", e.mean * scale, e.interval.lower * scale, e.interval.upper * scale)
-            }
+            func f(_ e: Estimate, _ scale: Double, _ digits: Int) -> String { e.formatted(scale: scale, digits: digits) }
             var l = ["\(pairs) pairs (beta \(beta)): accuracy \(f(accuracy, 100, 1))%" + (ties > 0 ? " (\(ties) ties counted 1/2)" : ""),
                      "mean margin \(f(margin, 1, 4)), chosen log-prob change \(f(chosenChange, 1, 2)), rejected \(f(rejectedChange, 1, 2))"]
             l.append("95% percentile-bootstrap intervals over pairs (\(resamples) resamples, seed \(seed))")
@@ -212,9 +216,7 @@ public enum Evaluation {
         }
 
         public var lines: [String] {
-            func f(_ e: Estimate, _ scale: Double = 1, _ digits: Int = 3) -> String {
-                String(format: "%+.\(digits)f [%+.\(digits)f, %+.\(digits)f]", e.mean * scale, e.interval.lower * scale, e.interval.upper * scale)
-            }
+            func f(_ e: Estimate, _ scale: Double, _ digits: Int) -> String { e.formatted(scale: scale, digits: digits, signed: true) }
             return ["\(pairs) pairs, other - base: accuracy \(f(accuracy, 100, 1)) points, margin \(f(margin, 1, 4)), chosen log-prob change \(f(chosenChange, 1, 2))",
                     "95% paired percentile-bootstrap intervals over pairs (\(resamples) resamples, seed \(seed))"]
         }

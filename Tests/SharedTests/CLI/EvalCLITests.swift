@@ -82,6 +82,50 @@ import Testing
         #expect(noRef.status == 1 && noRef.stderr.contains("examples.jsonl:1: no reference log-probs"), "\(noRef.stderr)")
     }
 
+    /// Bad input to the evaluation commands: a clear error naming the file and record, no output file.
+    @Test func badInputNamesTheRecordAndWritesNothing() throws {
+        let dir = TempDir()
+        let (examples, _) = try EvaluationTests.tinyExamples(dir)
+        let scored = dir.file("scored.jsonl")
+        #expect(try Tools.run("rpo-train", ["--score", "--model", Self.model, "-o", scored, "--no-progress", examples]).status == 0)
+        var lines = try String(contentsOfFile: scored, encoding: .utf8).split(separator: "\n").map(String.init)
+        func write(_ name: String, _ ls: [String]) throws -> String {
+            let p = dir.file(name)
+            try (ls.joined(separator: "\n") + "\n").write(toFile: p, atomically: true, encoding: .utf8)
+            return p
+        }
+        func expectError(_ args: [String], _ message: String, _ out: String) throws {
+            let r = try Tools.run("rpo-train", args + ["-o", out, "--no-progress"])
+            #expect(r.status == 1 && r.stderr.contains(message), "\(args): \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "no output after an error")
+        }
+        // An item record among the pairs, a truncated line, a non-finite reference log-prob.
+        let item = try JSONSerializer.string(try TrainCLITests.record("rpo-unpaired")["examples"]!.arrayValue![0])
+        try expectError(["eval", "--model", Self.model, try write("item.jsonl", [lines[0], item])],
+                        "item.jsonl:2: not a paired example record", dir.file("o1.jsonl"))
+        try expectError(["eval", "--model", Self.model, try write("cut.jsonl", [lines[0], String(lines[1].prefix(40))])],
+                        "cut.jsonl:2:", dir.file("o2.jsonl"))
+        lines[1] = lines[1].replacingOccurrences(of: "\"reference_chosen_logp\":", with: "\"reference_chosen_logp\":\"x\",\"was\":")
+        try expectError(["eval", "--model", Self.model, try write("nan.jsonl", lines)], "nan.jsonl:2:", dir.file("o3.jsonl"))
+        // A per-pair file without the fields of one, for --against.
+        try expectError(["eval", "--against", examples, examples], "examples.jsonl:1:", dir.file("o4.jsonl"))
+        // A malformed held-out batch record for --eval: named before training starts, no metrics written.
+        let fx = try TrainFixture("dpo")
+        let batch = try String(contentsOfFile: fx.batches, encoding: .utf8).split(separator: "\n")[0]
+        let badBatch = try write("eval.jsonl", [String(batch), "{\"step\": 1}"])
+        let r = try Tools.run("rpo-train", ["--model", Self.model, "--loss", "dpo", "--eval", badBatch, "--no-progress", fx.batches])
+        #expect(r.status == 1 && r.stderr.contains("eval.jsonl:2:") && r.stdout.isEmpty, "\(r.stderr)")
+        // fit-reward: a record without its rejected text; a head file that is not one.
+        let noRejected = try write("norej.jsonl", ["{\"chosen\": \"a\"}"])
+        let f = try Tools.run("rpo-judge", ["fit-reward", "--encoder", EmbedFixtures.modelPath, noRejected, "-o", dir.file("h.json")])
+        #expect(f.status == 1 && f.stderr.contains("norej.jsonl:1:") && f.stderr.contains("rejected"), "\(f.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("h.json")))
+        let j = try Tools.run("rpo-judge", ["--task", "dialogue", "--reward-model", noRejected, "-o", dir.file("j.jsonl"), noRejected])
+        #expect(j.status == 1 && j.stderr.contains("norej.jsonl") && j.stderr.contains("reward head"), "\(j.stderr)")
+        let missing = try Tools.run("rpo-judge", ["--task", "dialogue", "--reward-model", dir.file("none.json"), "-o", dir.file("j.jsonl"), noRejected])
+        #expect(missing.status == 1 && missing.stderr.contains("none.json"), "\(missing.stderr)")
+    }
+
     /// Records whose chosen text the scripted judge prefers in `agree` of them (by a marker it looks for).
     static func validationRecords(_ n: Int, agree: Int) -> [UInt8] {
         var out = ""
