@@ -133,20 +133,23 @@ define train_cmd
 	mv $(1)/metrics.log $(1)/metrics.jsonl
 endef
 
-loss_of     = $(if $(filter rpo-paired-% rpo-uniform,$(1)),rpo-paired,$(if $(filter rpo-unpaired-%,$(1)),rpo-unpaired,$(1)))
+loss_of     = $(if $(filter rpo-paired-% rpo-clustered-% rpo-uniform,$(1)),rpo-paired,$(if $(filter rpo-unpaired-%,$(1)),rpo-unpaired,$(1)))
 layout_of   = $(if $(filter rpo-unpaired-% kto-simple kto-zero,$(1)),unpaired,paired)
-weighting_of = $(if $(filter rpo-paired-% rpo-unpaired-%,$(1)),embedding --tau $(lastword $(subst -, ,$(1))),$(if $(filter rpo-uniform,$(1)),uniform,$(if $(filter rpo-diagonal,$(1)),diagonal,none)))
+weighting_of = $(if $(filter rpo-paired-% rpo-clustered-% rpo-unpaired-%,$(1)),embedding --tau $(lastword $(subst -, ,$(1))),$(if $(filter rpo-uniform,$(1)),uniform,$(if $(filter rpo-diagonal,$(1)),diagonal,none)))
+# rpo-clustered-TAU: rpo-paired whose micro-batches hold similar prompts (rpo-pairs --grouping similar)
+grouping_of = $(if $(filter rpo-clustered-%,$(1)),--grouping similar)
 
 # Held-out batches for the in-training evaluation: the validation pairs in the variant's own layout and contrast
 # matrices, one micro-batch per batch record.
 define variant_rules
 $(OUT)/$(1)/batches.zst: $(D)/train.scored.zst $(BIN)/rpo-pairs
 	@mkdir -p $$(@D)
-	$(BIN)/rpo-pairs --layout $(call layout_of,$(1)) --weighting $(call weighting_of,$(1)) \
-	  --batch-size $(BATCH) --micro-batch $(MICRO) --epochs $(EPOCHS) --seed $(SEED) --stats $$< -o $$@
+	$(BIN)/rpo-pairs --layout $(call layout_of,$(1)) --weighting $(call weighting_of,$(1)) $(call grouping_of,$(1)) \
+	  --batch-size $(BATCH) --micro-batch $(MICRO) --epochs $(EPOCHS) --seed $(SEED) --stats $$< -o $$@ \
+	  2> >(tee $$(@D)/pairs.log >&2)
 $(OUT)/$(1)/eval-batches.zst: $(D)/validation.scored.zst $(BIN)/rpo-pairs
 	@mkdir -p $$(@D)
-	$(BIN)/rpo-pairs --layout $(call layout_of,$(1)) --weighting $(call weighting_of,$(1)) \
+	$(BIN)/rpo-pairs --layout $(call layout_of,$(1)) --weighting $(call weighting_of,$(1)) $(call grouping_of,$(1)) \
 	  --batch-size $(MICRO) --micro-batch $(MICRO) --epochs 1 --seed $(SEED) $$< -o $$@
 $(OUT)/$(1)/metrics.jsonl: $(OUT)/$(1)/batches.zst $(OUT)/$(1)/eval-batches.zst $(START) $(BIN)/rpo-train
 	$$(call train_cmd,$(OUT)/$(1),$(call loss_of,$(1)),$(START),$(LR),$(OUT)/$(1)/eval-batches.zst)

@@ -6,6 +6,7 @@ import Shared
 
 extension BatchLayout: ExpressibleByArgument {}
 extension ContrastWeighting: ExpressibleByArgument {}
+extension BatchGrouping: ExpressibleByArgument {}
 
 struct RpoPairs: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -85,6 +86,9 @@ struct RpoPairs: ParsableCommand {
     @Option(help: "embedding, uniform, diagonal or none (default: none for sft, embedding otherwise).")
     var weighting: ContrastWeighting?
 
+    @Option(help: ArgumentHelp("random (consecutive elements of the shuffled epoch, as upstream) or similar (micro-batches of pairs with similar prompt embeddings, dealt into batches in a seeded order; paired layout).", valueName: "grouping"))
+    var grouping: BatchGrouping = .random
+
     @Option(help: "Temperature of the embedding weights (loss.distance_temperature).")
     var tau: Double = 0.5
 
@@ -110,6 +114,7 @@ struct RpoPairs: ParsableCommand {
         var o = PairsOptions(layout: layout, weighting: weighting ?? (layout == .sft ? .none : .embedding))
         o.batchSize = batchSize; o.microBatch = microBatch; o.tau = tau; o.diagonalWeight = diagonalWeight
         o.epochs = epochs; o.seed = seedOptions.seed; o.maxExamples = maxExamples; o.embeddingField = embeddingField
+        o.grouping = grouping
         return o
     }
 
@@ -148,7 +153,7 @@ struct RpoPairs: ParsableCommand {
         guard stats else { return }
         diag.note("\(s.inputRecords) records, \(s.elements) \(unit) per epoch; \(s.batches) batches of \(o.batchSize) in \(s.droppedPerEpoch.count) epoch(s), \(s.examplesWritten) elements written\(s.stoppedEarly ? " (stopped at --max-examples)" : "")")
         guard let h = s.meanRowEntropy, let m = s.effectiveBetaMultiplier else { return }
-        var line = "contrast (\(o.weighting.rawValue)\(o.weighting == .embedding ? ", tau \(o.tau)" : ""), micro-batch \(o.microBatch)):"
+        var line = "contrast (\(o.weighting.rawValue)\(o.weighting == .embedding ? ", tau \(o.tau)" : ""), micro-batch \(o.microBatch), \(o.grouping.rawValue) grouping):"
         if let d = s.meanDiagonalWeight {
             line += " mean diagonal weight \(f(d)) (min \(f(s.minDiagonalWeight ?? d)), max \(f(s.maxDiagonalWeight ?? d)));"
         }

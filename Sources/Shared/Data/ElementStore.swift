@@ -28,6 +28,14 @@ struct ElementStore {
         out.append(contentsOf: arena[starts[k]..<starts[k + 1]])
     }
 
+    /// Every element's embedding, row k for element k (pairs of the paired layout have one row each).
+    func elementEmbeddings() -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(count * dim)
+        for k in 0..<count { out.append(contentsOf: embedding(of: k)) }
+        return out
+    }
+
     mutating func release() { arena = []; table = [] }
 
     // MARK: - One record
@@ -57,7 +65,7 @@ struct ElementStore {
             case .string, .int, .double, .float: break
             default: throw fail("field \"prompt_id\" must be a string or a number, found \(pid.typeName)")
             }
-            if options.weighting == .embedding {
+            if options.needsEmbeddings {
                 p.embedding = try readEmbedding(rec, field: options.embeddingField, fail)
             }
             rec[options.embeddingField] = nil
@@ -109,7 +117,7 @@ struct ElementStore {
     /// The embedding of `rec` as float32: numbers only, finite as float32, not all zero.
     static func readEmbedding(_ rec: JSONObject, field: String, _ fail: (String) -> RecordError) throws -> [Float] {
         guard let v = rec[field], !v.isNull else {
-            throw fail("missing field \"\(field)\" (--weighting embedding needs prompt embeddings: run rpo-embed first)")
+            throw fail("missing field \"\(field)\" (embedding weights and similar grouping need prompt embeddings: run rpo-embed first)")
         }
         guard case .array(let a) = v else { throw fail("field \"\(field)\" must be an array of numbers, found \(v.typeName)") }
         guard !a.isEmpty else { throw fail("field \"\(field)\" is empty") }

@@ -18,6 +18,11 @@ public struct PairsOptions: Sendable {
     /// Stop after the batch at which this many elements have been emitted (upstream's `n_examples`).
     public var maxExamples: Int?
     public var embeddingField: String = "prompt_embedding"
+    /// How the micro-batches are formed: random (as upstream) or of similar prompts.
+    public var grouping: BatchGrouping = .random
+
+    /// Whether records must carry prompt embeddings.
+    var needsEmbeddings: Bool { weighting == .embedding || grouping == .similar }
 
     public init(layout: BatchLayout, weighting: ContrastWeighting) { self.layout = layout; self.weighting = weighting }
 
@@ -43,6 +48,9 @@ public struct PairsOptions: Sendable {
             if weighting == .diagonal && microBatch < 2 {
                 throw bad("diagonal weighting needs at least 2 pairs per micro-batch (--micro-batch)")
             }
+        }
+        if grouping == .similar && layout != .paired {
+            throw bad("--grouping similar forms micro-batches of similar pairs: it needs the paired layout")
         }
     }
 }
@@ -87,6 +95,9 @@ public enum PairsBuilder {
         epochs: for epoch in 0..<options.epochs {
             let plan = options.layout == .unpaired
                 ? BatchPlanner.interleaved(isChosen: store.isChosen, batchSize: options.batchSize, rng: &rng)
+                : options.grouping == .similar
+                ? BatchPlanner.similar(count: store.count, batchSize: options.batchSize, microBatch: options.microBatch,
+                                       embeddings: store.elementEmbeddings(), dim: store.dim, rng: &rng)
                 : BatchPlanner.sequential(count: store.count, batchSize: options.batchSize, rng: &rng)
             summary.droppedPerEpoch.append(plan.dropped)
             let contrasts = try epochContrasts(plan.batches, groups: groups, store: store, options: options)
