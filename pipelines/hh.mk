@@ -37,11 +37,12 @@ N_TEST            ?= 256      # test prompts sampled and judged
 BATCH        ?= 64
 MICRO        ?= 8
 EPOCHS       ?= 1
-LR           ?= 5e-7
+LR           ?= 5e-7     # LR_<variant> (e.g. LR_dpo=1e-5) overrides it for one variant
 BETA         ?= 0.1
 WARMUP       ?= 150
 MEM_MICRO    ?= 8        # sequences through the model at once (memory only)
 CHECKPOINT_EVERY ?= 10
+EVAL_FIRST   ?= 1        # 0: no evaluation before the first step
 EVAL_EVERY   ?= 640      # in-training evaluation on the validation pairs every N training examples (rounded down
                          # to a multiple of BATCH), before the first step and after the last when it is a multiple
 BOOTSTRAP    ?= 10000    # resamples of every 95% interval
@@ -65,45 +66,51 @@ REWARD_L2    ?= 1e-3,1e-2,1e-1,1
 N_JUDGE_VAL  ?=          # first N test pairs of the judge's validation (empty: all 256)
 JUDGE_ARGS   ?= $(if $(filter api,$(JUDGE)),--judge api --api-model gpt-4-0613,$(if $(filter reward,$(JUDGE)),--judge reward --reward-model $(OUT)/judge/reward.json,--judge local --calibrate --local-model $(JUDGE_MODEL)))
 
+# TOOLS_INVALIDATE=0: a rebuilt tool does not make finished stages out of date (a long experiment resumed after
+# the toolkit was rebuilt); the tools are then order-only prerequisites.
+TOOLS_INVALIDATE ?= 1
+T := $(if $(filter 0,$(strip $(TOOLS_INVALIDATE))),|)
 TOOLS := $(BIN)/rpo-tokenize $(BIN)/rpo-embed $(BIN)/rpo-pairs $(BIN)/rpo-train $(BIN)/rpo-sample $(BIN)/rpo-judge
 
 .PHONY: all data sft scored train heldout samples judge judgments results clean
 all: results
 
 # ---- data: example records (one per pair) for train and test --------------------------------------------
-D := $(OUT)/data
-$(D)/train.examples.zst: $(SPLIT_DIR)/train.jsonl.gz $(BIN)/rpo-tokenize
+# The prepared data (tokenized, embedded, reference-scored); another run with another SEED may share it.
+DATA ?= $(OUT)/data
+D := $(DATA)
+$(D)/train.examples.zst: $(SPLIT_DIR)/train.jsonl.gz $(T) $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
 	gzip -dc $< | $(if $(strip $(N_TRAIN)),{ head -n $(N_TRAIN); cat > /dev/null; } |) \
 	  $(BIN)/rpo-tokenize --dataset hh --split train --tokenizer $(MODEL) \
 	    --max-length $(MAX_LENGTH) --max-prompt-length $(MAX_PROMPT_LENGTH) -o $@
-$(D)/test.examples.zst: $(SPLIT_DIR)/test.jsonl.gz $(BIN)/rpo-tokenize
+$(D)/test.examples.zst: $(SPLIT_DIR)/test.jsonl.gz $(T) $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
 	$(BIN)/rpo-tokenize --dataset hh --split test --tokenizer $(MODEL) \
 	  --max-length $(MAX_LENGTH) --max-prompt-length $(MAX_PROMPT_LENGTH) $< -o $@
-$(D)/validation.examples.zst: $(SPLIT_DIR)/validation.jsonl.gz $(BIN)/rpo-tokenize
+$(D)/validation.examples.zst: $(SPLIT_DIR)/validation.jsonl.gz $(T) $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
 	gzip -dc $< | $(if $(strip $(N_VAL)),{ head -n $(N_VAL); cat > /dev/null; } |) \
 	  $(BIN)/rpo-tokenize --dataset hh --split validation --tokenizer $(MODEL) \
 	    --max-length $(MAX_LENGTH) --max-prompt-length $(MAX_PROMPT_LENGTH) -o $@
 # The test pairs of the held-out preference metrics (the first N_EVAL; all 256 by default).
-$(D)/eval.examples.zst: $(SPLIT_DIR)/test.jsonl.gz $(BIN)/rpo-tokenize
+$(D)/eval.examples.zst: $(SPLIT_DIR)/test.jsonl.gz $(T) $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
 	gzip -dc $< | $(if $(strip $(N_EVAL)),{ head -n $(N_EVAL); cat > /dev/null; } |) \
 	  $(BIN)/rpo-tokenize --dataset hh --split test --tokenizer $(MODEL) \
 	    --max-length $(MAX_LENGTH) --max-prompt-length $(MAX_PROMPT_LENGTH) -o $@
 # Prompt embeddings for RPO's contrast matrices (§8: the post-truncation prompt text).
-$(D)/%.embedded.zst: $(D)/%.examples.zst $(BIN)/rpo-embed
+$(D)/%.embedded.zst: $(D)/%.examples.zst $(T) $(BIN)/rpo-embed
 	$(BIN)/rpo-embed --model $(ENCODER) $< -o $@
 data: $(D)/train.embedded.zst $(D)/validation.embedded.zst $(D)/test.examples.zst $(D)/eval.examples.zst
 
 # ---- SFT: the chosen response of each unique prompt, one epoch (§1) --------------------------------------
 ifeq ($(SFT),1)
 START := $(OUT)/sft/run/latest
-$(OUT)/sft/batches.zst: $(D)/train.embedded.zst $(BIN)/rpo-pairs
+$(OUT)/sft/batches.zst: $(D)/train.embedded.zst $(T) $(BIN)/rpo-pairs
 	@mkdir -p $(@D)
 	$(BIN)/rpo-pairs --layout sft --batch-size $(BATCH) --weighting none --epochs $(EPOCHS) --seed $(SEED) $< -o $@
-$(OUT)/sft/metrics.jsonl: $(OUT)/sft/batches.zst $(BIN)/rpo-train
+$(OUT)/sft/metrics.jsonl: $(OUT)/sft/batches.zst $(T) $(BIN)/rpo-train
 	$(call train_cmd,$(OUT)/sft,sft,$(MODEL),$(SFT_LR))
 $(START): $(OUT)/sft/metrics.jsonl
 	@test -e $@
@@ -114,9 +121,9 @@ sft:
 endif
 
 # ---- reference log-probs, once, under the starting policy (it is also the frozen reference) -------------
-$(D)/%.scored.zst: $(D)/%.embedded.zst $(START) $(BIN)/rpo-train
+$(D)/%.scored.zst: $(D)/%.embedded.zst $(START) $(T) $(BIN)/rpo-train
 	$(BIN)/rpo-train --score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
-$(D)/eval.scored.zst: $(D)/eval.examples.zst $(START) $(BIN)/rpo-train
+$(D)/eval.scored.zst: $(D)/eval.examples.zst $(START) $(T) $(BIN)/rpo-train
 	$(BIN)/rpo-train --score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
 scored: $(D)/train.scored.zst $(D)/validation.scored.zst $(D)/eval.scored.zst
 
@@ -127,7 +134,7 @@ define train_cmd
 	@mkdir -p $(1)
 	$(BIN)/rpo-train --loss $(2) --model $(3) --lr $(4) --beta $(if $(filter slic,$(2)),1.0,$(BETA)) \
 	  --warmup-steps $(WARMUP) --micro-batch $(MEM_MICRO) --checkpoint-every $(CHECKPOINT_EVERY) --seed $(SEED) \
-	  $(if $(5),--eval $(5) --eval-every $(EVAL_EVERY)) \
+	  $(if $(5),--eval $(5) --eval-every $(EVAL_EVERY) $(if $(filter 0,$(EVAL_FIRST)),--no-first-eval)) \
 	  $(if $(wildcard $(1)/run/latest),--resume $(1)/run,--out $(1)/run) --no-progress \
 	  $(1)/batches.zst >> $(1)/metrics.log
 	mv $(1)/metrics.log $(1)/metrics.jsonl
@@ -142,17 +149,17 @@ grouping_of = $(if $(filter rpo-clustered-%,$(1)),--grouping similar)
 # Held-out batches for the in-training evaluation: the validation pairs in the variant's own layout and contrast
 # matrices, one micro-batch per batch record.
 define variant_rules
-$(OUT)/$(1)/batches.zst: $(D)/train.scored.zst $(BIN)/rpo-pairs
+$(OUT)/$(1)/batches.zst: $(D)/train.scored.zst $(T) $(BIN)/rpo-pairs
 	@mkdir -p $$(@D)
 	$(BIN)/rpo-pairs --layout $(call layout_of,$(1)) --weighting $(call weighting_of,$(1)) $(call grouping_of,$(1)) \
 	  --batch-size $(BATCH) --micro-batch $(MICRO) --epochs $(EPOCHS) --seed $(SEED) --stats $$< -o $$@ \
 	  2> >(tee $$(@D)/pairs.log >&2)
-$(OUT)/$(1)/eval-batches.zst: $(D)/validation.scored.zst $(BIN)/rpo-pairs
+$(OUT)/$(1)/eval-batches.zst: $(D)/validation.scored.zst $(T) $(BIN)/rpo-pairs
 	@mkdir -p $$(@D)
 	$(BIN)/rpo-pairs --layout $(call layout_of,$(1)) --weighting $(call weighting_of,$(1)) $(call grouping_of,$(1)) \
 	  --batch-size $(MICRO) --micro-batch $(MICRO) --epochs 1 --seed $(SEED) $$< -o $$@
-$(OUT)/$(1)/metrics.jsonl: $(OUT)/$(1)/batches.zst $(OUT)/$(1)/eval-batches.zst $(START) $(BIN)/rpo-train
-	$$(call train_cmd,$(OUT)/$(1),$(call loss_of,$(1)),$(START),$(LR),$(OUT)/$(1)/eval-batches.zst)
+$(OUT)/$(1)/metrics.jsonl: $(OUT)/$(1)/batches.zst $(OUT)/$(1)/eval-batches.zst $(START) $(T) $(BIN)/rpo-train
+	$$(call train_cmd,$(OUT)/$(1),$(call loss_of,$(1)),$(START),$(or $(LR_$(1)),$(LR)),$(OUT)/$(1)/eval-batches.zst)
 $(OUT)/$(1)/samples.zst: $(OUT)/$(1)/metrics.jsonl
 $(OUT)/$(1)/heldout.json: $(OUT)/$(1)/metrics.jsonl
 endef
@@ -162,7 +169,7 @@ train: $(foreach v,$(VARIANTS),$(OUT)/$(v)/metrics.jsonl)
 # ---- held-out preference metrics on the test pairs (rpo-train eval), differences from start and dpo --------
 policy_of = $(if $(filter start,$(1)),$(START),$(OUT)/$(1)/run/latest)
 $(OUT)/start/heldout.json: $(START)
-$(OUT)/%/heldout.json: $(D)/eval.scored.zst $(BIN)/rpo-train
+$(OUT)/%/heldout.json: $(D)/eval.scored.zst $(T) $(BIN)/rpo-train
 	@mkdir -p $(@D)
 	$(BIN)/rpo-train eval --model $(call policy_of,$*) --beta $(BETA) --micro-batch $(MEM_MICRO) --no-progress \
 	  --bootstrap $(BOOTSTRAP) --seed $(SEED) --summary $@ $< -o $(OUT)/$*/heldout.pairs.zst
@@ -178,28 +185,28 @@ heldout: $(HELDOUT)
 
 # ---- the judge: fitted (reward judge) and validated on the test pairs before it judges anything ------------
 # All 1,800 train pairs fit the head (whatever N_TRAIN), all 256 validation pairs choose its L2 penalty.
-$(OUT)/judge/%.examples.zst: $(SPLIT_DIR)/%.jsonl.gz $(BIN)/rpo-tokenize
+$(OUT)/judge/%.examples.zst: $(SPLIT_DIR)/%.jsonl.gz $(T) $(BIN)/rpo-tokenize
 	@mkdir -p $(@D)
 	$(BIN)/rpo-tokenize --dataset hh --split $* --tokenizer $(MODEL) --max-length $(MAX_LENGTH) \
 	  --max-prompt-length $(MAX_PROMPT_LENGTH) $< -o $@
-$(OUT)/judge/reward.json: $(OUT)/judge/train.examples.zst $(OUT)/judge/validation.examples.zst $(BIN)/rpo-judge
+$(OUT)/judge/reward.json: $(OUT)/judge/train.examples.zst $(OUT)/judge/validation.examples.zst $(T) $(BIN)/rpo-judge
 	$(BIN)/rpo-judge fit-reward --encoder $(ENCODER) --validation $(OUT)/judge/validation.examples.zst \
 	  --l2 $(REWARD_L2) $< -o $@
-$(OUT)/judge/validation.json: $(D)/test.examples.zst $(BIN)/rpo-judge $(if $(filter reward,$(JUDGE)),$(OUT)/judge/reward.json)
+$(OUT)/judge/validation.json: $(D)/test.examples.zst $(if $(filter reward,$(JUDGE)),$(OUT)/judge/reward.json) $(T) $(BIN)/rpo-judge
 	$(BIN)/rpo-judge --validate --task dialogue $(JUDGE_ARGS) --max-comparisons $(or $(N_JUDGE_VAL),0) --seed 0 \
 	  --bootstrap $(BOOTSTRAP) --summary $@ $< -o $(OUT)/judge/validation.judgments.zst
 # A sanity check next to it: correct answers against gibberish (data/judge-sanity/gibberish.jsonl).
-$(OUT)/judge/sanity.json: data/judge-sanity/gibberish.jsonl $(BIN)/rpo-judge $(if $(filter reward,$(JUDGE)),$(OUT)/judge/reward.json)
+$(OUT)/judge/sanity.json: data/judge-sanity/gibberish.jsonl $(if $(filter reward,$(JUDGE)),$(OUT)/judge/reward.json) $(T) $(BIN)/rpo-judge
 	$(BIN)/rpo-judge --validate --task dialogue $(JUDGE_ARGS) --max-comparisons 0 --seed 0 --bootstrap $(BOOTSTRAP) \
 	  --summary $@ $< -o $(OUT)/judge/sanity.judgments.zst
 judge: $(OUT)/judge/validation.json $(OUT)/judge/sanity.json
 
 # ---- sampling and judging: the test prompts, against the dataset's chosen response --------------------------
 $(OUT)/start/samples.zst: $(START)
-$(OUT)/%/samples.zst: $(D)/test.examples.zst $(BIN)/rpo-sample
+$(OUT)/%/samples.zst: $(D)/test.examples.zst $(T) $(BIN)/rpo-sample
 	@mkdir -p $(@D)
 	$(BIN)/rpo-sample --model $(call policy_of,$*) --n-samples $(N_TEST) $(SAMPLE_ARGS) --seed $(SEED) $< -o $@
-$(OUT)/%/summary.json: $(OUT)/%/samples.zst $(OUT)/judge/validation.json $(BIN)/rpo-judge
+$(OUT)/%/summary.json: $(OUT)/%/samples.zst $(OUT)/judge/validation.json $(T) $(BIN)/rpo-judge
 	$(BIN)/rpo-judge --task dialogue --candidate policy --baseline chosen $(JUDGE_ARGS) \
 	  --max-comparisons $(N_TEST) --seed 0 --bootstrap $(BOOTSTRAP) --summary $@ $< -o $(OUT)/$*/judgments.zst
 samples: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/samples.zst)
