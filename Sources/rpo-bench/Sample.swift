@@ -32,8 +32,8 @@ struct Sample: ParsableCommand {
         try Tool.run("rpo-bench") { _ in
             let m = try SampleModel.load(path: model)
             var text = prompt
-            if let t = m.tokenizer.chatTemplate {
-                text = try ChatTemplate.recognize(t).render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
+            if let t = try ChatTemplate.of(m.tokenizer) {
+                text = try t.render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
             }
             let ids = m.tokenizer.encode(text, addSpecialTokens: m.tokenizer.chatTemplate == nil)
             for b in batch.split(separator: ",").compactMap({ Int($0) }) {

@@ -39,8 +39,8 @@ struct RpoJudge: AsyncParsableCommand {
         Judges: --judge api sends the official request (temperature 0,
         max_tokens 10) to an OpenAI-compatible chat/completions endpoint.
         --judge local --local-model M (a llama .gguf file or a HF directory
-        with a ChatML chat template) reads the same messages in the model's
-        chat format followed by "Response" ("Summary"); the log-probabilities
+        with a chat template) reads the same messages in the model's chat
+        template (rendered as apply_chat_template) followed by "Response" ("Summary"); the log-probabilities
         of " 1" and " 2" as the next token decide, one forward pass each.
 
         --judge reward --reward-model HEAD (from `rpo-judge fit-reward`): a

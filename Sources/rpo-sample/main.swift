@@ -33,9 +33,10 @@ struct RpoSample: ParsableCommand {
         repeated "prompt_id"s are skipped, as the official SFT loader samples
         each prompt once), or raw {"prompt": text} / {"instruction": text}
         records, tokenized with the model's tokenizer after --chat-template:
-          auto         the model's chat template as one user turn (ChatML forms,
-                       e.g. SmolLM2's, which adds a default system message);
-                       an unsupported template is an error; none: as is
+          auto         the model's chat template (Jinja, rendered as transformers'
+                       apply_chat_template) with the text as one user turn; a
+                       template that fails is an error naming its line and
+                       column; a model without one: the text as is
           none         the text as is (special tokens added as tok(text) does)
           rpo-markers  "\\n<|user|>\\n" + text + "\\n<|assistant|>\\n"
         Other fields pass through.

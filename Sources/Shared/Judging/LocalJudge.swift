@@ -18,38 +18,30 @@ struct JudgeTextTokenizer: JudgeTokenizer {
     func judgeEncode(_ text: String) throws -> [Int] { tokenizer.encode(text, addSpecialTokens: false) }
 }
 
-/// How a chat model expects the judge's messages.
-public enum JudgeChatFormat: Sendable, Equatable {
-    /// ChatML: `<|im_start|>{role}\n{content}<|im_end|>\n` per message, then `<|im_start|>assistant\n`;
-    /// `defaultSystem` is the system message the template inserts when the first message is not one.
-    case chatML(defaultSystem: String?)
+/// How a chat model expects the judge's messages: its chat template, rendered as transformers'
+/// apply_chat_template does (Sampling/ChatTemplate.swift), with the generation prompt.
+public struct JudgeChatFormat: Sendable {
+    public let template: ChatTemplate
 
-    /// Recognises a Jinja chat template (e.g. GGUF `tokenizer.chat_template`). Only ChatML templates are
-    /// understood; anything else is an error rather than a guess.
-    public static func from(template: String) throws -> JudgeChatFormat {
-        guard template.contains("'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>'")
-                || template.contains("'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>'") else {
-            throw LocalJudgeError(message: "the model's chat template is not ChatML; the local judge understands ChatML templates only")
+    public init(template: ChatTemplate) { self.template = template }
+
+    /// A Jinja chat template (e.g. GGUF `tokenizer.chat_template`) with the tokenizer's special tokens; a
+    /// template that does not parse is an error.
+    public static func from(template: String, variables: [String: String] = [:]) throws -> JudgeChatFormat {
+        do { return JudgeChatFormat(template: try ChatTemplate(template, variables: variables)) } catch {
+            throw LocalJudgeError(message: error.description)
         }
-        // SmolLM2 / Qwen: {% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n...<|im_end|>\n' }}
-        var system: String?
-        if template.contains("messages[0]['role'] != 'system'"), let start = template.range(of: "'<|im_start|>system\n"),
-           let end = template.range(of: "<|im_end|>", range: start.upperBound..<template.endIndex) {
-            system = String(template[start.upperBound..<end.lowerBound])
-        }
-        return .chatML(defaultSystem: system)
     }
 
-    /// The text of `messages` with the generation prompt.
-    public func render(_ messages: [ChatMessage]) -> String {
-        switch self {
-        case .chatML(let defaultSystem):
-            var s = ""
-            if let sys = defaultSystem, messages.first?.role != "system" {
-                s += "<|im_start|>system\n\(sys)<|im_end|>\n"
-            }
-            for m in messages { s += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-            return s + "<|im_start|>assistant\n"
+    /// Plain ChatML (`<|im_start|>{role}\n{content}<|im_end|>\n` per message, `<|im_start|>assistant\n`), for
+    /// tests with tokenizers that carry no template. The text parses (tested), so `try!` cannot fail.
+    public static let chatML = JudgeChatFormat(template: try! ChatTemplate(
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"))
+
+    /// The text of `messages` with the generation prompt; an error if the template rejects them.
+    public func render(_ messages: [ChatMessage]) throws -> String {
+        do { return try template.render(messages, addGenerationPrompt: true) } catch {
+            throw LocalJudgeError(message: error.description)
         }
     }
 }
@@ -82,7 +74,7 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
             throw LocalJudgeError(message: "\(path): the model has no chat template; the local judge needs a chat model")
         }
         return LocalJudge(model: model, tokenizer: JudgeTextTokenizer(tokenizer: tokenizer),
-                          chat: try JudgeChatFormat.from(template: template),
+                          chat: try JudgeChatFormat.from(template: template, variables: tokenizer.chatTemplateVariables),
                           name: "local:" + (path as NSString).lastPathComponent)
     }
 
@@ -102,7 +94,7 @@ public final class LocalJudge: JudgeBackend, @unchecked Sendable {
     /// log P(" label" | chat text + "Response") for the two labels, in label order.
     public func labelLogProbs(messages: [ChatMessage], template: JudgeTemplate) throws -> [Double] {
         let word = template.task == .dialogue ? "Response" : "Summary"
-        let text = chat.render(messages) + word
+        let text = try chat.render(messages) + word
         let seqs = try template.labels.map { try tokenizer.judgeEncode(text + " " + String($0)) }
         var k = 0
         while k < min(seqs[0].count, seqs[1].count) && seqs[0][k] == seqs[1][k] { k += 1 }

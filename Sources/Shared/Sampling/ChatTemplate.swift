@@ -1,17 +1,20 @@
-// Chat templates without a Jinja engine: a model's template text is recognised as one of the forms rpo
-// renders natively (ChatML, with or without a default system message as SmolLM2's), and anything else is
-// refused with a clear error rather than rendered wrongly. Rendering matches transformers'
-// apply_chat_template(messages, add_generation_prompt=..., tokenize=False) exactly for the recognised forms
-// (tested on SmolLM2-135M-Instruct's template, scripts/make_sample_fixtures.py smollm).
+// Chat templates: a model's Jinja chat template rendered by rpo's Jinja engine (Sampling/Jinja/) exactly as
+// transformers' apply_chat_template(messages, add_generation_prompt=..., tokenize=False) renders it: the
+// variables are `messages` (role/content dicts), `add_generation_prompt`, `tools` (none) and the tokenizer's
+// named special tokens (bos_token, eos_token, unk_token, pad_token), as tokenization_utils_base passes
+// `special_tokens_map`. Tested against transformers on real templates (scripts/make_chat_template_fixtures.py;
+// docs/chat-templates.md).
 // Also the official RPO prompt markers (plain text, docs/method.md §17.13).
-// Reference: transformers 5.24.0 utils/chat_template_utils.py (Jinja with trim_blocks, lstrip_blocks).
+// Reference: transformers 5.25.0 tokenization_utils_base.py (apply_chat_template),
+// utils/chat_template_utils.py (render_jinja_template).
 import Foundation
 
 // ChatMessage (role, content) is the judge's type (Judging/JudgePrompts.swift).
 
 /// How rpo-sample turns a raw prompt text into a model prompt.
 public enum ChatTemplateMode: String, CaseIterable, Sendable {
-    /// The model's chat template (an error if it has one rpo cannot render), or the text as is if it has none.
+    /// The model's chat template (an error if it does not parse or rejects the prompt), or the text as is if
+    /// it has none.
     case auto
     /// The text as is.
     case none
@@ -19,53 +22,64 @@ public enum ChatTemplateMode: String, CaseIterable, Sendable {
     case rpoMarkers = "rpo-markers"
 }
 
-public enum ChatTemplate: Sendable, Equatable {
-    /// `<|im_start|>{role}\n{content}<|im_end|>\n` per message, `<|im_start|>assistant\n` as the generation
-    /// prompt; with `defaultSystem`, a system message is put first when the conversation has none.
-    case chatML(defaultSystem: String?)
+public struct ChatTemplate: Sendable {
+    /// The Jinja text.
+    public let source: String
+    let template: JinjaTemplate
+    /// The template's variables besides messages and add_generation_prompt (the special tokens).
+    public var variables: [String: String]
 
     /// The RPO markers of the official code (Tulu style, not special tokens for Llama or Mistral).
     public static let userMarker = "\n<|user|>\n", assistantMarker = "\n<|assistant|>\n"
 
-    // The Jinja texts recognised, split around the default system message where there is one. Compared
-    // after removing a final newline (template files often end with one; Jinja keeps it only with
-    // keep_trailing_newline, which transformers does not set).
-    static let chatMLLoop = "{% for message in messages %}"
-    static let chatMLBody = "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-    static let defaultSystemOpen = "{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n"
-    static let defaultSystemClose = "<|im_end|>\n' }}{% endif %}"
-
-    /// Recognises a model's chat template text; an unknown template is an error naming its start.
-    public static func recognize(_ template: String) throws(SamplingError) -> ChatTemplate {
-        var t = template
-        if t.hasSuffix("\n") { t.removeLast() }
-        if t == chatMLLoop + chatMLBody { return .chatML(defaultSystem: nil) }
-        let open = chatMLLoop + defaultSystemOpen, close = defaultSystemClose + chatMLBody
-        if t.hasPrefix(open) && t.hasSuffix(close) && t.count >= open.count + close.count {
-            let system = String(t.dropFirst(open.count).dropLast(close.count))
-            // the message is a Jinja string literal in single quotes: refuse escapes and quotes we would misread
-            if !system.contains("'") && !system.contains("\\") && !system.contains("{") {
-                return .chatML(defaultSystem: system)
-            }
+    /// Compiles a chat template; `variables` are the special tokens it may read (bos_token, eos_token, ...).
+    /// A template that does not parse is an error naming the line and column.
+    public init(_ source: String, variables: [String: String] = [:]) throws(SamplingError) {
+        self.source = source
+        self.variables = variables
+        do { template = try JinjaTemplate(source) } catch {
+            throw .invalidSetting("the model's chat template does not parse: \(error); use --chat-template none or rpo-markers, or give prompt_ids")
         }
-        let head = String(template.prefix(60)).replacingOccurrences(of: "\n", with: "\\n")
-        throw .invalidSetting("the model's chat template is not one rpo can render (ChatML forms only): \"\(head)...\"; use --chat-template none or rpo-markers, or give prompt_ids")
     }
 
-    /// The prompt text of a conversation, as transformers' apply_chat_template(tokenize=False) renders it.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
-        switch self {
-        case .chatML(let system):
-            var s = ""
-            for (i, m) in messages.enumerated() {
-                if i == 0, let system, messages[0].role != "system" { s += "<|im_start|>system\n\(system)<|im_end|>\n" }
-                s += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n"
-            }
-            if addGenerationPrompt { s += "<|im_start|>assistant\n" }
-            return s
+    /// The tokenizer's chat template with its special tokens, or nil when it has none.
+    public static func of(_ tokenizer: Tokenizer) throws(SamplingError) -> ChatTemplate? {
+        guard let t = tokenizer.chatTemplate else { return nil }
+        return try ChatTemplate(t, variables: tokenizer.chatTemplateVariables)
+    }
+
+    /// The prompt text of a conversation, as transformers' apply_chat_template(tokenize=False) renders it. A
+    /// template that rejects the conversation (raise_exception, a type error) is an error saying where.
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, now: Date = Date()) throws(SamplingError) -> String {
+        var context: [String: JinjaValue] = [:]
+        for (k, v) in variables { context[k] = .string(v) }
+        context["messages"] = .list(messages.map {
+            var d = JinjaDict()
+            d.set(.string("role"), .string($0.role))
+            d.set(.string("content"), .string($0.content))
+            return .dict(d)
+        })
+        context["add_generation_prompt"] = .bool(addGenerationPrompt)
+        context["tools"] = JinjaValue.none
+        context["documents"] = JinjaValue.none
+        do { return try template.render(context, now: now) } catch {
+            throw .invalidSetting("the model's chat template failed: \(error)")
         }
     }
 
     /// The official RPO prompt of one user turn.
     public static func rpoMarkers(_ text: String) -> String { userMarker + text + assistantMarker }
+}
+
+extension Tokenizer {
+    /// The named special tokens a chat template sees (transformers' special_tokens_map: bos, eos, unk, pad
+    /// where the tokenizer has them).
+    public var chatTemplateVariables: [String: String] {
+        var v: [String: String] = [:]
+        if let t = bosToken { v["bos_token"] = t }
+        if let t = eosToken { v["eos_token"] = t }
+        if let id = unkTokenId, let t = token(id) { v["unk_token"] = t }
+        if let id = padTokenId, let t = token(id) { v["pad_token"] = t }
+        return v
+    }
 }

@@ -199,10 +199,10 @@ struct PromptBuilder {
         case .rpoMarkers: return ChatTemplate.rpoMarkers(raw)
         case .auto:
             if template == nil {
-                if let t = tokenizer.chatTemplate { template = .some(try ChatTemplate.recognize(t)) } else { template = .some(nil) }
+                template = .some(try ChatTemplate.of(tokenizer))
             }
             guard let t = template! else { return raw }
-            return t.render([ChatMessage(role: "user", content: raw)], addGenerationPrompt: true)
+            return try t.render([ChatMessage(role: "user", content: raw)], addGenerationPrompt: true)
         }
     }
 }

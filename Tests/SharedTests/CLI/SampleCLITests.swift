@@ -167,17 +167,23 @@ import Testing
         #expect(r.status == 1 && r.stderr.contains("<stdin>:1: the prompt has 6 tokens, more than the 5 allowed (--max-length 512"))
     }
 
-    @Test func unsupportedChatTemplateIsAnErrorNotAWrongPrompt() throws {
+    /// Any chat template renders through the Jinja engine (here a non-ChatML one); one that does not parse
+    /// is an error naming the record and the place in the template, not a wrong prompt.
+    @Test func chatTemplatesRenderOrAreAnErrorNotAWrongPrompt() throws {
         let dir = TempDir()
         for f in try FileManager.default.contentsOfDirectory(atPath: Self.model) {
             try FileManager.default.copyItem(atPath: Self.model + "/" + f, toPath: dir.file(f))
         }
+        let recs = [JSONObject([("prompt", .string("Hi"))])]
         let jinja = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
         try jinja.write(toFile: dir.file("chat_template.jinja"), atomically: true, encoding: .utf8)
-        let recs = [JSONObject([("prompt", .string("Hi"))])]
-        var r = try Tools.run("rpo-sample", ["--model", dir.path, "--no-progress", "--no-compress"], stdin: Self.input(recs))
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("<stdin>:1: the model's chat template is not one rpo can render"))
+        var r = try Tools.run("rpo-sample", ["--model", dir.path, "--no-progress", "--no-compress", "--max-new-tokens", "2"], stdin: Self.input(recs))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Self.records(r).first?["prompt"] == .string("[user] Hi\n"))
+        try "{% for m in messages %}[{{ m['role'] }}]".write(toFile: dir.file("chat_template.jinja"), atomically: true, encoding: .utf8)
+        r = try Tools.run("rpo-sample", ["--model", dir.path, "--no-progress", "--no-compress"], stdin: Self.input(recs))
+        #expect(r.status == 1 && r.stdout.isEmpty)
+        #expect(r.stderr.contains("<stdin>:1: the model's chat template does not parse: chat template line 1, column 41: syntax error: unexpected end of template: expected 'else' or 'endfor'"), "\(r.stderr)")
         r = try Tools.run("rpo-sample", ["--model", dir.path, "--no-progress", "--no-compress", "--chat-template", "rpo-markers",
                                          "--max-new-tokens", "2"], stdin: Self.input(recs))
         #expect(r.status == 0, "\(r.stderr)")

@@ -44,10 +44,10 @@ struct ByteTokenizer: JudgeTokenizer {
         let m = try f.model(context: 512)
         let template = try JudgeTemplate(task: .dialogue)
         let messages = template.messages(prompt: "\n<|user|>\nHi\n<|assistant|>\n", first: "Yo.", second: "Go.")
-        let text = JudgeChatFormat.chatML(defaultSystem: nil).render(messages) + "Response"
+        let text = try JudgeChatFormat.chatML.render(messages) + "Response"
         for split in [false, true] {
             let tok = ByteTokenizer(vocab: f.config.vocabSize, splitDigits: split)
-            let judge = LocalJudge(model: m, tokenizer: tok, chat: .chatML(defaultSystem: nil), name: "local:tiny")
+            let judge = LocalJudge(model: m, tokenizer: tok, chat: .chatML, name: "local:tiny")
             let lp = try judge.labelLogProbs(messages: messages, template: template)
             let a = try tok.judgeEncode(text + " 1"), b = try tok.judgeEncode(text + " 2")
             let k = try tok.judgeEncode(text + " ").count
@@ -57,14 +57,26 @@ struct ByteTokenizer: JudgeTokenizer {
             #expect(reply.labelLogProbs == lp && reply.error == nil && reply.attempts == 1)
         }
         // Labels that tokenize alike cannot be told apart: an error in the judgment, not a crash.
-        let same = LocalJudge(model: m, tokenizer: ByteTokenizer(vocab: 1), chat: .chatML(defaultSystem: nil), name: "x")
+        let same = LocalJudge(model: m, tokenizer: ByteTokenizer(vocab: 1), chat: .chatML, name: "x")
         let reply = try await same.judge(JudgeRequest(index: 0, id: "x", pass: 0, messages: messages, template: template))
         #expect(reply.labelLogProbs == nil && reply.error?.contains("tokenize alike") == true)
     }
 
-    @Test func nonChatMLTemplatesAreRefused() {
-        #expect(throws: LocalJudgeError.self) {
-            _ = try JudgeChatFormat.from(template: "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}")
+    /// Any template renders through the Jinja engine; one that does not parse, or rejects the judge's
+    /// messages, is an error naming the place.
+    @Test func templatesRenderOrFailClearly() throws {
+        let inst = try JudgeChatFormat.from(template: "{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}",
+                                            variables: ["bos_token": "<s>"])
+        #expect(try inst.render([ChatMessage(role: "user", content: "Hi")]) == "<s>[INST] Hi [/INST]")
+        let plain = try JudgeChatFormat.chatML.render([ChatMessage(role: "system", content: "S"), ChatMessage(role: "user", content: "U")])
+        #expect(plain == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n")
+        #expect(throws: LocalJudgeError.self) { _ = try JudgeChatFormat.from(template: "{% for m in messages %}") }
+        let noSystem = try JudgeChatFormat.from(template: "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}")
+        do {
+            _ = try noSystem.render([ChatMessage(role: "system", content: "S")])
+            Issue.record("a template that raises must fail")
+        } catch let e as LocalJudgeError {
+            #expect(e.message.contains("line 1, column 44: raise_exception: System role not supported"), "\(e.message)")
         }
     }
 }
@@ -90,9 +102,9 @@ struct ByteTokenizer: JudgeTokenizer {
 
     @Test func chatTextAndTokensAreTransformers() throws {
         let judge = try Self.judge.get()
-        #expect(judge.chat == .chatML(defaultSystem: "You are a helpful AI assistant named SmolLM, trained by Hugging Face"))
+        #expect(judge.chat.template.source.contains("You are a helpful AI assistant named SmolLM, trained by Hugging Face"))
         for k in try Self.fixture.get() {
-            let text = judge.chat.render(Self.messages(k))
+            let text = try judge.chat.render(Self.messages(k))
             #expect(sameUTF8(text, k["chat_text"].jText), "\(k["id"].jText) \(k["task"].jText)")
             // apply_chat_template's text + the answer start, tokenized as transformers does.
             let prefix = k["prefix_ids"].jList.map { $0.intValue! }, labels = k["label_ids"].jList.map { $0.intValue! }

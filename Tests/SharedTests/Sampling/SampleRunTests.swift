@@ -52,21 +52,21 @@ import Testing
         }
     }
 
-    @Test func chatTemplatesAreRecognisedOrRefused() throws {
-        let plain = ChatTemplate.chatMLLoop + ChatTemplate.chatMLBody
-        #expect(try ChatTemplate.recognize(plain) == .chatML(defaultSystem: nil))
-        #expect(try ChatTemplate.recognize(plain + "\n") == .chatML(defaultSystem: nil))
-        let withSystem = ChatTemplate.chatMLLoop + ChatTemplate.defaultSystemOpen + "Be brief." + ChatTemplate.defaultSystemClose + ChatTemplate.chatMLBody
-        let t = try ChatTemplate.recognize(withSystem)
-        #expect(t == .chatML(defaultSystem: "Be brief."))
-        #expect(t.render([ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: false)
-                == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
-        #expect(t.render([], addGenerationPrompt: true) == "<|im_start|>assistant\n")
-        // a quote in the system text would be a Jinja escape we do not interpret: refused, as is anything else
-        for bad in [ChatTemplate.chatMLLoop + ChatTemplate.defaultSystemOpen + "It\\'s" + ChatTemplate.defaultSystemClose + ChatTemplate.chatMLBody,
-                    "{{ bos_token }}" + plain, "{% for m in messages %}{{ m.content }}{% endfor %}"] {
-            #expect(Self.message { _ = try ChatTemplate.recognize(bad) }.contains("not one rpo can render"))
-        }
+    /// Any template renders (ChatML is no special case); one that does not parse, or rejects the
+    /// conversation, is an error naming the place and suggesting the other modes.
+    @Test func chatTemplatesRenderOrFailClearly() throws {
+        let withSystem = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nIt\\'s brief.<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}\n"
+        let t = try ChatTemplate(withSystem)
+        #expect(try t.render([ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: false)
+                == "<|im_start|>system\nIt's brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n")
+        #expect(try t.render([], addGenerationPrompt: true) == "<|im_start|>assistant\n")
+        let inst = try ChatTemplate("{{ bos_token }}{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}", variables: ["bos_token": "<s>"])
+        #expect(try inst.render([ChatMessage(role: "user", content: "Hi")], addGenerationPrompt: true) == "<s>[INST] Hi [/INST]")
+        #expect(Self.message { _ = try ChatTemplate("{% if x %}\n{{ 'a' + }}") }
+                    .contains("the model's chat template does not parse: chat template line 2, column 10: syntax error: unexpected '}}'; use --chat-template none or rpo-markers"))
+        let raising = try ChatTemplate("{% if messages | length > 1 %}{{ raise_exception('one turn only') }}{% endif %}")
+        #expect(Self.message { _ = try raising.render([ChatMessage(role: "user", content: "a"), ChatMessage(role: "user", content: "b")], addGenerationPrompt: true) }
+                    == "the model's chat template failed: chat template line 1, column 34: raise_exception: one turn only")
         #expect(ChatTemplate.rpoMarkers("Hi") == "\n<|user|>\nHi\n<|assistant|>\n")
     }
 
