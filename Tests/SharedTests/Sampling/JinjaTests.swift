@@ -131,6 +131,10 @@ import Testing
             ("{{ 'a' * 100000000 }}", .runtime, 1, 8, "the repeated string is too long"),
             ("{{ range(10000000) | length }}", .runtime, 1, 4, "range too big, maximum length is 1048576"),
             ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", .runtime, 1, 20, "macro calls nest deeper than 100"),
+            // nesting is bounded so that no template exhausts the stack (checked on a 512 KiB thread)
+            ("{{ " + String(repeating: "(", count: 300) + "1" + String(repeating: ")", count: 300) + " }}", .syntax, 1, 35,
+             "the template is nested too deeply"),
+            ("{{ 1" + String(repeating: " + 1", count: 3000) + " }}", .runtime, 1, 11202, "the expression is nested too deeply"),
         ]
         for (src, kind, line, col, msg) in cases {
             guard let e = Self.error(src, ["messages": .list([.dict(JinjaDict(keys: [.string("role")], values: [.string("user")]))])]) else {

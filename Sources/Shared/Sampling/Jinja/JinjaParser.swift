@@ -58,7 +58,8 @@ struct JinjaParser {
     let tokens: [JinjaToken]
     var i = 0
     var depth = 0
-    static let maxDepth = 200
+    /// Nesting bound (statements, brackets, unary operators), so no template can exhaust the stack.
+    static let maxDepth = 64
 
     static func parse(_ template: String) throws(JinjaError) -> [JinjaStmt] {
         var p = JinjaParser(tokens: try JinjaLexer.tokenize(template))

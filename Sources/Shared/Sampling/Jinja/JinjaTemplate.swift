@@ -217,7 +217,21 @@ final class JinjaInterpreter {
         return a
     }
 
+    var evalDepth = 0
+    /// Bound on expression nesting at run time (left-deep chains such as `a + b + ...` or `x.a.a...` are
+    /// not nested in the parser but are in evaluation).
+    static let maxEvalDepth = 200
+
     func eval(_ e: JinjaExpr, _ frame: JinjaFrame) throws(JinjaError) -> JinjaValue {
+        evalDepth += 1
+        defer { evalDepth -= 1 }
+        if evalDepth > Self.maxEvalDepth {
+            throw JinjaError(.runtime, "the expression is nested too deeply", line: e.pos.line, column: e.pos.column)
+        }
+        return try evalNode(e, frame)
+    }
+
+    func evalNode(_ e: JinjaExpr, _ frame: JinjaFrame) throws(JinjaError) -> JinjaValue {
         switch e.kind {
         case .literal(let v): return v
         case .name(let n): return frame.lookup(n) ?? .undefined("'\(n)' is undefined")
