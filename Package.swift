@@ -11,6 +11,7 @@ let tools = [
     "rpo-embed",
     "rpo-judge",
     "rpo-pairs",
+    "rpo-report",
     "rpo-sample",
     "rpo-tokenize",
     "rpo-train",
