@@ -69,9 +69,10 @@ extension Tokenizer {
                 guard let o = item.objectValue, let id = o["id"]?.intValue, let content = o["content"]?.stringValue else {
                     throw err(c, "needs an integer \"id\" and a string \"content\"")
                 }
+                guard let id32 = Int32(exactly: id), id32 >= 0 else { throw err(c, "id \(id) is not a token id (0..<2^31)") }
                 func flag(_ k: String, _ d: Bool) -> Bool { o[k]?.boolValue ?? d }
                 let special = flag("special", false)
-                addedTokens.append(AddedToken(id: Int32(id), content: content, singleWord: flag("single_word", false),
+                addedTokens.append(AddedToken(id: id32, content: content, singleWord: flag("single_word", false),
                                               lstrip: flag("lstrip", false), rstrip: flag("rstrip", false),
                                               normalized: flag("normalized", !special), special: special))
             }
@@ -261,6 +262,10 @@ extension Tokenizer {
         var vocab = Vocabulary(capacity: vo.count)
         for (k, v) in zip(vo.keys, vo.values) {
             guard let id = v.intValue, id >= 0 else { throw err("model.vocab", "the id of \(quoted(k)) is not a non-negative integer") }
+            // ids index dense tables: one far beyond the vocabulary's size is an error, not a giant allocation
+            guard id < vo.count + Vocabulary.maxIdGap else {
+                throw err("model.vocab", "the id \(id) of \(quoted(k)) is far beyond the vocabulary's \(vo.count) entries")
+            }
             vocab.add(k, id)
         }
         switch t {
@@ -352,8 +357,10 @@ extension Tokenizer {
         let (t, o) = try typeName(v, err, c)
         func idOf(_ pair: JSON?, _ what: String) throws -> [TemplatePiece] {
             // BertProcessing / RobertaProcessing store [token, id].
-            guard let a = pair?.arrayValue, a.count == 2, let id = a[1].intValue else { throw err(c, "\(what) must be [token, id]") }
-            return [.special([Int32(id)])]
+            guard let a = pair?.arrayValue, a.count == 2, let id = a[1].intValue, let id32 = Int32(exactly: id), id32 >= 0 else {
+                throw err(c, "\(what) must be [token, id] with a token id (0..<2^31)")
+            }
+            return [.special([id32])]
         }
         switch t {
         case "TemplateProcessing":
@@ -372,8 +379,10 @@ extension Tokenizer {
                     }
                     var out: [Int32] = []
                     for x in ids {
-                        guard let id = x.intValue else { throw err(ci, "special token ids must be integers") }
-                        out.append(Int32(id))
+                        guard let id = x.intValue, let id32 = Int32(exactly: id), id32 >= 0 else {
+                            throw err(ci, "special token ids must be integers in 0..<2^31")
+                        }
+                        out.append(id32)
                     }
                     pieces.append(.special(out))
                 } else {
@@ -443,6 +452,10 @@ extension Tokenizer {
         var vocab = Vocabulary(capacity: vo.count)
         for (k, v) in zip(vo.keys, vo.values) {
             guard let id = v.intValue, id >= 0 else { throw err("vocab.json", "the id of \(quoted(k)) is not a non-negative integer") }
+            // ids index dense tables: one far beyond the vocabulary's size is an error, not a giant allocation
+            guard id < vo.count + Vocabulary.maxIdGap else {
+                throw err("vocab.json", "the id \(id) of \(quoted(k)) is far beyond the vocabulary's \(vo.count) entries")
+            }
             vocab.add(k, id)
         }
         guard let mdata = FileManager.default.contents(atPath: mergesPath) else {

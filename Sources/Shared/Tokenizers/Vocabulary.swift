@@ -17,6 +17,10 @@ struct Vocabulary: @unchecked Sendable {
 
     var count: Int { table.count }
 
+    /// How far beyond the number of entries an id may lie (ids index dense tables; real vocabularies are
+    /// dense, with at most a few reserved gaps).
+    static let maxIdGap = 1 << 20
+
     /// Adds a token; a token already present keeps its first id (returns false).
     @discardableResult
     mutating func add(_ token: String, _ id: Int) -> Bool {

@@ -115,6 +115,17 @@ struct TokenizerErrorTests {
         try expectError("model.unk_token", ["\"<unk>\" is not in the vocabulary"]) { Self.setModel(&$0, "unk_token", .string("<unk>")) }
         try expectError("model", ["missing"]) { $0["model"] = nil }
         try expectError("added_tokens[0]", ["\"id\""]) { $0["added_tokens"] = .array([Self.obj([("content", .string("x"))])]) }
+        // ids beyond 32 bits or far beyond the vocabulary: errors, not a trap or a terabyte table
+        try expectError("added_tokens[0]", ["id 4294967296 is not a token id"]) {
+            $0["added_tokens"] = .array([Self.obj([("id", .int(1 << 32)), ("content", .string("x"))])])
+        }
+        try expectError("model.vocab", ["the id 1000000000000 of \"a\" is far beyond the vocabulary's"]) {
+            Self.setModel(&$0, "vocab", Self.obj([("a", .int(1_000_000_000_000))]))
+        }
+        try expectError("post_processor", ["cls must be [token, id] with a token id"]) {
+            $0["post_processor"] = Self.obj([("type", .string("BertProcessing")), ("cls", .array([.string("a"), .int(-1)])),
+                                             ("sep", .array([.string("b"), .int(1)]))])
+        }
         try expectError("post_processor.single[0]", ["missing from special_tokens"]) {
             $0["post_processor"] = Self.obj([("type", .string("TemplateProcessing")), ("single", .array([
                 Self.obj([("SpecialToken", Self.obj([("id", .string("<s>")), ("type_id", .int(0))]))])])),
