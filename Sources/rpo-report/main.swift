@@ -164,18 +164,16 @@ enum Cell {
         return "no detectable difference"
     }
 
-    /// A number as JSON wrote it, for the plots' data files (shortest round-trip form, integers as integers).
+    /// A number as JSON wrote it, for the plots' data files: integers as integers, floats in Swift's shortest
+    /// round-trip form, which is also Python's repr (exponent form below 1e-4 and from 1e16).
     static func plain(_ v: JSON) -> String? {
         switch v {
         case .int(let i): return String(i)
-        case .double(let d): return pythonRepr(d)
-        case .float(let f): return pythonRepr(Double(f))
+        case .double(let d): return "\(d)"
+        case .float(let f): return "\(Double(f))"
         default: return nil
         }
     }
-
-    /// Swift's shortest round-trip form, which is also Python's repr (exponent below 1e-4 and from 1e16).
-    static func pythonRepr(_ d: Double) -> String { "\(d)" }
 }
 
 // MARK: - The report
@@ -414,8 +412,9 @@ enum Gnuplot {
         p.standardError = stderr
         p.standardOutput = FileHandle.nullDevice
         try p.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
+        // gnuplot may exit before reading its script (EPIPE, SIGPIPE being ignored): its status says what happened
+        try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+        try? stdin.fileHandleForWriting.close()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return (p.terminationStatus, String(decoding: err, as: UTF8.self))

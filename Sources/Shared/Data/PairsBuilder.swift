@@ -90,6 +90,8 @@ public enum PairsBuilder {
         summary.elements = store.count
         var rng = RNG(seed: options.seed)
         let groups = BatchPlanner.groups(batchSize: options.batchSize, microBatch: options.microBatch)
+        // similar grouping clusters the same embeddings every epoch: gathered once
+        let embeddings = options.grouping == .similar ? store.elementEmbeddings() : []
         var statSums = (diag: 0.0, diagN: 0, entropy: 0.0, mult: 0.0, n: 0)
         var line: [UInt8] = []
         epochs: for epoch in 0..<options.epochs {
@@ -97,7 +99,7 @@ public enum PairsBuilder {
                 ? BatchPlanner.interleaved(isChosen: store.isChosen, batchSize: options.batchSize, rng: &rng)
                 : options.grouping == .similar
                 ? BatchPlanner.similar(count: store.count, batchSize: options.batchSize, microBatch: options.microBatch,
-                                       embeddings: store.elementEmbeddings(), dim: store.dim, rng: &rng)
+                                       embeddings: embeddings, dim: store.dim, rng: &rng)
                 : BatchPlanner.sequential(count: store.count, batchSize: options.batchSize, rng: &rng)
             summary.droppedPerEpoch.append(plan.dropped)
             let contrasts = try epochContrasts(plan.batches, groups: groups, store: store, options: options)

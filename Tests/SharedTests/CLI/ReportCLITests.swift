@@ -72,6 +72,25 @@ import Testing
         r = try Tools.run("rpo-report", [run, "rpo-paired-0.5"])
         #expect(r.status == 1 && r.stderr.contains("\(metrics):3: missing integer field \"step\""), "\(r.stderr)")
 
+        // a gnuplot that fails: the plot named, exit 1 (the tables are written first); one that is absent: a warning
+        dir = try Self.copyRun(); run = dir.file("run")
+        let bin = dir.file("bin")
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try Data("#!/bin/sh\n/bin/cat > /dev/null\necho 'line 0: unknown terminal' >&2\nexit 1\n".utf8).write(to: URL(fileURLWithPath: "\(bin)/gnuplot"))
+        chmod("\(bin)/gnuplot", 0o755)
+        r = try Tools.run("rpo-report", [run, "dpo"], env: ["PATH": bin])
+        #expect(r.status == 1 && r.stderr.contains("\(run)/plots/loss.png: gnuplot failed (exit 1): line 0: unknown terminal"), "\(r.stderr)")
+        // one that exits without reading its script (a closed pipe for rpo-report): the same clear error, no crash
+        try Data("#!/bin/sh\necho 'gnuplot: cannot start' >&2\nexit 2\n".utf8).write(to: URL(fileURLWithPath: "\(bin)/gnuplot"))
+        for _ in 0..<5 {
+            r = try Tools.run("rpo-report", [run, "dpo"], env: ["PATH": bin])
+            #expect(r.status == 1 && r.stderr.contains("gnuplot failed (exit 2): gnuplot: cannot start"), "\(r.stderr)")
+        }
+        try FileManager.default.removeItem(atPath: "\(bin)/gnuplot")
+        r = try Tools.run("rpo-report", [run, "dpo"], env: ["PATH": bin])
+        #expect(r.status == 0 && r.stderr.contains("warning: gnuplot not found; no plots"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(run)/results.md"))
+
         // usage: no such directory, no variant
         r = try Tools.run("rpo-report", [dir.file("nowhere"), "dpo"])
         #expect(r.status == 64 && r.stderr.contains("no such directory"), "\(r.stderr)")
