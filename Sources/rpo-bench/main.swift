@@ -3,7 +3,9 @@
 // format them. One file per subcommand: add yours to `subcommands` below.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct RPOBench: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,11 @@
 // rpo-convert: a model or a tokenizer (GGUF file, Hugging Face directory) -> a complete Hugging Face
 // directory that transformers loads unchanged (AutoModelForCausalLM, AutoTokenizer). Thin: options,
-// validation; the logic is Shared (HFConversion, TokenizerExport, CausalLM.save).
+// validation; the logic is HFConversion (RPOTools), TokenizerExport and CausalLM.save (RPOCore).
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 @main
 struct RPOConvert: ParsableCommand {

@@ -1,9 +1,11 @@
 // rpo-embed: adds a sentence embedding (all-MiniLM-L6-v2 or any BERT sentence encoder) to each record.
-// Thin executable: options, model resolution, streams; the work is EmbedRecords and SentenceEncoder in
-// Sources/Shared/Models.
+// Thin executable: options, model resolution, streams; the work is EmbedRecords (Sources/RPOTools/Models) and
+// SentenceEncoder (Sources/RPOCore/Models).
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct RpoEmbed: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,10 @@
 // rpo-judge: samples -> pairwise judgments and win rates, with the official RPO judge prompts (compare.py at
-// c1b5163) sent to an OpenAI-compatible API or scored by a local model. Library: Shared/Judging.
+// c1b5163) sent to an OpenAI-compatible API or scored by a local model. Library: RPOAlignment/Judging, RPOTools/Judging.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct RpoJudge: AsyncParsableCommand {
     static let discussion = """

@@ -1,8 +1,10 @@
 // rpo-pairs: example records → batch records (the training plan of rpo-train), with RPO's contrast matrices.
-// Thin executable: options, validation, streams; the work is PairsBuilder in Sources/Shared/Data.
+// Thin executable: options, validation, streams; the work is PairsBuilder in Sources/RPOTools/Data.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 extension BatchLayout: ExpressibleByArgument {}
 extension ContrastWeighting: ExpressibleByArgument {}

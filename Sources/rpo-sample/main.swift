@@ -1,9 +1,11 @@
 // rpo-sample: prompts -> completions with a KV cache, transformers' sampling filters and per-sample seeds;
 // sample records for rpo-judge or the AlpacaEval JSON list. Thin executable: the work is SampleRun in
-// Sources/Shared/Sampling.
+// Sources/RPOTools/Sampling/SampleRun.swift.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 extension SampleOptions.Format: ExpressibleByArgument {}
 extension ChatTemplateMode: ExpressibleByArgument {}

@@ -1,8 +1,10 @@
 // rpo-tokenize: preference datasets -> token records (example or item records), the first stage of the
-// pipeline. Thin: options, validation, streams; the logic is Shared/Data (readers, formatting, tokenisation).
+// pipeline. Thin: options, validation, streams; the logic is RPOAlignment/Data (readers, formatting, tokenisation).
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 extension DatasetKind: ExpressibleByArgument {}
 extension TokenizationMode: ExpressibleByArgument {}

@@ -1,8 +1,10 @@
 // rpo-train eval: held-out preference metrics of a model on scored pairs (the official eval.py's mode=eval), or
-// the paired comparison of two such evaluations. Library: Shared/Training/Evaluation.swift.
+// the paired comparison of two such evaluations. Library: Sources/RPOAlignment/Training/Evaluation.swift.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

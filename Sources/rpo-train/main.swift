@@ -1,8 +1,10 @@
 // rpo-train: batch records -> checkpoints + metrics (SFT, the DPO family, RPO paired/unpaired/diagonal), and
-// --score: records -> records with reference log-probs. Thin executable: the loop is Shared/Training/Trainer.swift.
+// --score: records -> records with reference log-probs. Thin executable: the loop is Sources/RPOAlignment/Training/Trainer.swift.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 extension LossKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
