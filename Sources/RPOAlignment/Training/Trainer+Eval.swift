@@ -89,16 +89,8 @@ extension Trainer {
             let s = b.sequences[bad]
             throw TrainError.nonFinite("\(b.location): eval batch \(b.step): the policy log-prob of example \(b.exampleIds[s.example]) (\(s.role.rawValue)) is \(P[bad])")
         }
-        let kl = configuration.loss == .kto ? ktoKL(b, P, R) : nil
-        var outputs: [LossOutput] = []
-        for (gi, g) in b.groups.enumerated() {
-            let out: LossOutput
-            do { out = try groupLoss(g, P, R, kl: kl) } catch {
-                throw RecordError(source: b.source, record: b.record, "eval batch record: group \(gi): \(error)")
-            }
-            if !out.skipped { outputs.append(out) }
-        }
-        return outputs
+        return try b.loss(configuration.loss, parameters: configuration.parameters, policy: P, reference: R,
+                          context: "eval batch record").outputs.map { $0.1 }
     }
 
     /// Reads held-out batch records (rpo-pairs output) for `evalBatches`, checked as training batches are.

@@ -413,29 +413,16 @@ public final class Trainer {
             let s = b.sequences[bad]
             throw TrainError.nonFinite("\(b.location): batch \(b.step): the policy log-prob of example \(b.exampleIds[s.example]) (\(s.role.rawValue)) is \(P[bad])")
         }
-        // 3. Each group's loss and its gradient w.r.t. the log-probs.
-        let klEstimate = loss == .kto ? ktoKL(b, P, R) : nil
-        var outputs: [(Int, LossOutput)] = []
-        for (gi, g) in b.groups.enumerated() {
-            let out: LossOutput
-            do { out = try groupLoss(g, P, R, kl: klEstimate) } catch {
-                throw RecordError(source: b.source, record: b.record, "batch record: group \(gi): \(error)")
-            }
-            if out.skipped { summary.droppedGroups += 1; continue }
-            outputs.append((gi, out))
-        }
+        // 3. Each group's loss and its gradient w.r.t. the log-probs (BatchLoss.swift).
+        let batchLoss = try b.loss(loss, parameters: configuration.parameters, policy: P, reference: R, scale: scale)
+        summary.droppedGroups += batchLoss.skippedGroups
+        let outputs = batchLoss.outputs
         if outputs.isEmpty { return nil }
-        var dP = [Double](repeating: 0, count: S)
-        let s = scale / Double(outputs.count)
-        for (gi, out) in outputs {
-            if !out.loss.isFinite {
-                try telemetry(b, P, R, outputs: outputs, sinks: sinks)
-                throw TrainError.nonFinite("\(b.location): batch \(b.step): the \(loss.rawValue) loss of group \(gi) is \(out.loss)")
-            }
-            let g = b.groups[gi]
-            for (i, q) in g.chosen.enumerated() { dP[q] += s * out.dPolicyChosen[i] }
-            for (j, q) in g.rejected.enumerated() { dP[q] += s * out.dPolicyRejected[j] }
+        for (gi, out) in outputs where !out.loss.isFinite {
+            try telemetry(b, P, R, outputs: outputs, sinks: sinks)
+            throw TrainError.nonFinite("\(b.location): batch \(b.step): the \(loss.rawValue) loss of group \(gi) is \(out.loss)")
         }
+        let dP = batchLoss.dPolicy
         if let bad = (0..<S).first(where: { !dP[$0].isFinite }) {
             try telemetry(b, P, R, outputs: outputs, sinks: sinks)
             let q = b.sequences[bad]
@@ -461,47 +448,6 @@ public final class Trainer {
         }
         if got != expected {
             throw RecordError(source: b.source, record: b.record, "batch record: its reference log-probs come from \(got), but the reference model \(provenance.reference ?? "") is \(expected) (re-score with rpo-train --score, or --allow-reference-mismatch)")
-        }
-    }
-
-    /// KTOTrainer's KL estimate (trainers.py:976-1023): clamp(mean(π_KL − ρ_KL), 0) per rank, then across ranks
-    /// (the groups) the mean of those, clamped again (`all_reduce` sum / world_size). Detached.
-    func ktoKL(_ b: TrainBatch, _ P: [Double], _ R: [Double]) -> Double {
-        let perGroup = b.groups.map { g -> Double in
-            max(g.kl.reduce(0.0) { $0 + (P[$1] - R[$1]) } / Double(max(g.kl.count, 1)), 0)
-        }
-        return max(perGroup.reduce(0, +) / Double(perGroup.count), 0)
-    }
-
-    /// The official loss of one group.
-    func groupLoss(_ g: TrainGroup, _ P: [Double], _ R: [Double], kl: Double?) throws(LossError) -> LossOutput {
-        let p = configuration.parameters
-        let pc = g.chosen.map { P[$0] }, pr = g.rejected.map { P[$0] }
-        let rc = g.chosen.map { R[$0] }, rr = g.rejected.map { R[$0] }
-        switch configuration.loss {
-        case .sft: return try Losses.sft(policy: pc)
-        case .dpo, .ipo, .cdpo:
-            return try Losses.paired(configuration.loss, policyChosen: pc, policyRejected: pr, referenceChosen: rc,
-                                     referenceRejected: rr, parameters: p)
-        case .slic: return try Losses.slic(policyChosen: pc, policyRejected: pr, beta: p.beta, lambda: p.lambda)
-        case .rpoPaired:
-            return try Losses.rpoPaired(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr,
-                                        weights: g.weights, beta: p.beta)
-        case .rpoDiagonal:
-            return try Losses.rpoDiagonal(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr,
-                                          beta: p.beta, diagonalWeight: g.diagonalWeight ?? p.diagonalWeight)
-        case .rpoUnpaired:
-            return try Losses.rpoUnpaired(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr,
-                                          weights: g.weights, beta: p.beta)
-        case .ktoSimple:
-            return try Losses.ktoSimple(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr, beta: p.beta)
-        case .ktoZero:
-            return try Losses.ktoZero(policyChosen: pc, policyRejected: pr, referenceChosen: rc, referenceRejected: rr, beta: p.beta)
-        case .kto:
-            // The batch-level KL estimate enters as a one-element KL pair (it is detached: nothing flows to it).
-            return try Losses.kto(policyChosen: pc, policyRejected: pr, policyKL: [kl ?? 0], referenceChosen: rc,
-                                  referenceRejected: rr, referenceKL: [0], beta: p.beta,
-                                  desirableWeight: p.desirableWeight, undesirableWeight: p.undesirableWeight)
         }
     }
 }

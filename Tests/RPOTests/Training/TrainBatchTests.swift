@@ -158,8 +158,9 @@ func expectFailure(_ fragments: String..., sourceLocation: SourceLocation = #_so
         let P = try t.policy.sequenceLogProbs(seqs)
         let R = try ref.sequenceLogProbs(seqs)
         var sum = 0.0, n = 0
-        for g in b.groups {
-            let out = try t.groupLoss(g, P, R, kl: kl)
+        for gi in b.groups.indices {
+            let out = try b.groupLoss(gi, t.configuration.loss, parameters: t.configuration.parameters, policy: P,
+                                      reference: R, kl: kl)
             if out.skipped { continue }
             sum += out.loss
             n += 1
@@ -191,7 +192,7 @@ func expectFailure(_ fragments: String..., sourceLocation: SourceLocation = #_so
         _ = try #require(try t.process(b, scale: 1, sinks: TrainerSinks(metrics: { _ in })))
         let g = t.policy.gradients!.pointer
         let P0 = try t.policy.sequenceLogProbs(b.sequences.map(\.tokens)), R0 = try ref.sequenceLogProbs(b.sequences.map(\.tokens))
-        let kl = loss == .kto ? t.ktoKL(b, P0, R0) : nil
+        let kl = loss == .kto ? b.ktoKL(policy: P0, reference: R0) : nil
         // The largest gradient entry of a few tensors across the model.
         for name in ["embed", "layers.0.qkv.weight", "layers.1.up.weight", "layers.1.down.weight", "final_norm.weight", "lm_head"] {
             let e = try #require(t.policy.layout.entry(name))
