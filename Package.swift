@@ -27,11 +27,12 @@ let fuzzTargets = Context.environment["RPO_FUZZ"] == nil ? [] : [
     "rpo-fuzz-safetensors",
 ]
 
+// Linux only (README: Platform): the code calls Glibc directly and the system libraries come from apt, so no
+// Apple platform is declared.
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release
 // configuration (-O, bounds checks on) is what runs the tests.
 let package = Package(
     name: "rpo",
-    platforms: [.macOS(.v13)],
     products: [
         .library(name: "RPO", targets: ["RPOCore", "RPOAlignment", "RPOTools"]),
     ],
