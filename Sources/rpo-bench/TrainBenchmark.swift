@@ -86,7 +86,7 @@ public enum TrainBenchmark {
         var rec = try record(o, vocab: policy.config.vocabSize, rng: &rng)
         let provenance = RunProvenance(model: o.shape, reference: o.shape, referenceFingerprint: nil)
         if o.precomputed {
-            // Score once, as `rpo-train --score` would, then drop the reference model.
+            // Score once, as `rpo-train score` would, then drop the reference model.
             let ref = try model(o.shape, seed: 1)
             let b = try TrainBatch(record: rec, source: "bench", record: 1, loss: o.loss, parameters: o.loss.defaults,
                                    vocabSize: policy.config.vocabSize)

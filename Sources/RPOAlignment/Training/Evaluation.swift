@@ -266,7 +266,7 @@ public enum Evaluation {
     }
 
     /// Scores the pairs of `input` (rpo-tokenize example records, or records already carrying reference
-    /// log-probs from `rpo-train --score`) with the policy, `memoryMicroBatch` sequences at a time, and returns one
+    /// log-probs from `rpo-train score`) with the policy, `memoryMicroBatch` sequences at a time, and returns one
     /// evaluation per pair in input order. Reference log-probs come from the records when they carry them,
     /// else from `reference` (which must then be given). When `policyFingerprint` is the `reference_model` of every
     /// record, the policy is the model that scored them: its log-probs are the records' reference log-probs and
@@ -308,7 +308,7 @@ public enum Evaluation {
         if needsReference {
             guard let ref = reference else {
                 let line = records.first { $0.0["reference_chosen_logp"] == nil || $0.0["reference_rejected_logp"] == nil }!.1
-                throw RecordError(source: input.name, record: line, "no reference log-probs (score the records with rpo-train --score, or give --reference)")
+                throw RecordError(source: input.name, record: line, "no reference log-probs (score the records with rpo-train score, or give --reference)")
             }
             withReference = try scored(ref, prefix: "reference")
         }

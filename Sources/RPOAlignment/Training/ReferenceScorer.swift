@@ -1,4 +1,4 @@
-// rpo-train --score: sequence log-probs of every example, item or batch record under one frozen model, written
+// rpo-train score: sequence log-probs of every example, item or batch record under one frozen model, written
 // back into the records, so that later training runs read them instead of loading the reference model (no second
 // model in memory, no reference forward on any later run; long asked of other trainers, e.g.
 // eric-mitchell/direct-preference-optimization#29, huggingface/trl#3985). Fields (prefix "reference"):

@@ -2,7 +2,7 @@
 // the model scores, the contrast groups (micro-batches) with their matrices, and the precomputed reference
 // log-probs if the record carries them, checked against the loss before any compute. Paired examples carry
 // chosen_/rejected_ input_ids and label_start; items (sft, unpaired) input_ids, label_start and status. Reference
-// log-probs written by `rpo-train --score`: reference_chosen_logp / reference_rejected_logp (pairs), reference_logp
+// log-probs written by `rpo-train score`: reference_chosen_logp / reference_rejected_logp (pairs), reference_logp
 // (items; reference_<status>_logp of a scored pair that rpo-pairs split into items is accepted), reference_kl_logp
 // (items of kto batches), with reference_model naming the weights that produced them.
 import Foundation
@@ -184,7 +184,7 @@ extension TrainBatch {
             let have = seqs.filter { $0.reference != nil }.count
             if have > 0 && have < seqs.count {
                 let missing = seqs.first { $0.reference == nil }!
-                throw fail("examples[\(missing.example)] (\(ids[missing.example])) has no \(prefix) log-prob for its \(missing.role.rawValue) sequence while others of the batch have one (score the whole stream with rpo-train --score\(loss == .kto ? " --loss kto" : ""))")
+                throw fail("examples[\(missing.example)] (\(ids[missing.example])) has no \(prefix) log-prob for its \(missing.role.rawValue) sequence while others of the batch have one (score the whole stream with rpo-train score\(loss == .kto ? " --loss kto" : ""))")
             }
             if have > 0 {
                 if refModels.count > 1 { throw fail("the examples' reference log-probs come from different models (\(refModels.sorted().joined(separator: ", ")))") }

@@ -447,7 +447,7 @@ public final class Trainer {
             throw RecordError(source: b.source, record: b.record, "batch record: its reference log-probs name no reference_model; the reference is \(expected) (use --allow-reference-mismatch to train with them anyway)")
         }
         if got != expected {
-            throw RecordError(source: b.source, record: b.record, "batch record: its reference log-probs come from \(got), but the reference model \(provenance.reference ?? "") is \(expected) (re-score with rpo-train --score, or --allow-reference-mismatch)")
+            throw RecordError(source: b.source, record: b.record, "batch record: its reference log-probs come from \(got), but the reference model \(provenance.reference ?? "") is \(expected) (re-score with rpo-train score, or --allow-reference-mismatch)")
         }
     }
 }

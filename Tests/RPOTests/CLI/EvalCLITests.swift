@@ -18,7 +18,7 @@ import Testing
         let dir = TempDir()
         let fx = try TrainFixture("dpo")
         let scored = dir.file("eval.jsonl")
-        let s = try Tools.run("rpo-train", ["--score", "--model", Self.model, "-o", scored, "--no-progress", fx.batches])
+        let s = try Tools.run("rpo-train", ["score", "--model", Self.model, "-o", scored, "--no-progress", fx.batches])
         #expect(s.status == 0, "\(s.stderr)")
         let args = ["--model", Self.model, "--loss", "dpo", "--lr", "1e-3", "--warmup-steps", "2", "--no-progress"]
         let r = try Tools.run("rpo-train", args + ["--eval", scored, "--eval-every", "1", fx.batches])
@@ -45,7 +45,7 @@ import Testing
         let dir = TempDir()
         let (examples, n) = try EvaluationTests.tinyExamples(dir)
         let scored = dir.file("scored.jsonl")
-        #expect(try Tools.run("rpo-train", ["--score", "--model", Self.model, "-o", scored, "--no-progress", examples]).status == 0)
+        #expect(try Tools.run("rpo-train", ["score", "--model", Self.model, "-o", scored, "--no-progress", examples]).status == 0)
         // The starting model: the records' own reference, reused; margins exactly 0, accuracy 1/2.
         let start = try Tools.run("rpo-train", ["eval", "--model", Self.model, scored, "-o", dir.file("start.jsonl"),
                                                 "--summary", dir.file("start.json"), "--bootstrap", "500", "--no-progress"])
@@ -89,7 +89,7 @@ import Testing
         let dir = TempDir()
         let (examples, _) = try EvaluationTests.tinyExamples(dir)
         let scored = dir.file("scored.jsonl")
-        #expect(try Tools.run("rpo-train", ["--score", "--model", Self.model, "-o", scored, "--no-progress", examples]).status == 0)
+        #expect(try Tools.run("rpo-train", ["score", "--model", Self.model, "-o", scored, "--no-progress", examples]).status == 0)
         var lines = try String(contentsOfFile: scored, encoding: .utf8).split(separator: "\n").map(String.init)
         func write(_ name: String, _ ls: [String]) throws -> String {
             let p = dir.file(name)

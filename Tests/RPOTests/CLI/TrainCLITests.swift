@@ -1,5 +1,5 @@
 // rpo-train as a user runs it: training with checkpoints, an interrupted run resumed to the same bits, SIGTERM
-// (checkpoint, exit 0), --score and training on its output, and clear errors that leave checkpoints intact.
+// (checkpoint, exit 0), rpo-train score (and its deprecated spelling --score) and training on its output, and clear errors that leave checkpoints intact.
 import Foundation
 import Testing
 @testable import RPOCore
@@ -126,8 +126,14 @@ import Testing
     @Test func scoredRecordsTrainWithoutTheReferenceModel() throws {
         let dir = TempDir()
         let scored = dir.file("scored.jsonl")
-        let s = try Tools.run("rpo-train", ["--score", "--model", Self.model, "-o", scored, "--no-progress", Self.batches("rpo-paired")])
+        let s = try Tools.run("rpo-train", ["score", "--model", Self.model, "-o", scored, "--no-progress", Self.batches("rpo-paired")])
         #expect(s.status == 0 && s.stderr.contains("scored 5 records (60 sequences"), "\(s.stderr)")
+        #expect(!s.stderr.contains("deprecated"))
+        // The old spelling writes the same bytes, with a deprecation note.
+        let old = dir.file("scored-old.jsonl")
+        let o = try Tools.run("rpo-train", ["--score", "--model", Self.model, "-o", old, "--no-progress", Self.batches("rpo-paired")])
+        #expect(o.status == 0 && o.stderr.contains("rpo-train: warning: --score is deprecated: use `rpo-train score`"), "\(o.stderr)")
+        #expect(FileManager.default.contents(atPath: old) == FileManager.default.contents(atPath: scored))
         let fx = try TrainFixture("rpo-paired")
         let args = ["--model", Self.model, "--loss", "rpo-paired", "--lr", "2e-3", "--warmup-steps", "3", "--max-grad-norm", "0.3", "--no-progress"]
         let plain = try Tools.run("rpo-train", args + [fx.batches])
@@ -148,7 +154,7 @@ import Testing
         // Example and item records get their own fields.
         let pair = try JSONSerializer.string(try Self.record("dpo")["examples"]!.arrayValue![0])
         let item = try JSONSerializer.string(try Self.record("rpo-unpaired")["examples"]!.arrayValue![0])
-        let r = try Tools.run("rpo-train", ["--score", "--model", Self.model, "--no-compress", "--prefix", "init"],
+        let r = try Tools.run("rpo-train", ["score", "--model", Self.model, "--no-compress", "--prefix", "init"],
                               stdin: Array((pair + "\n" + item + "\n").utf8))
         let out = Self.lines(r)
         #expect(r.status == 0 && out.count == 2)

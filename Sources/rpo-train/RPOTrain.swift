@@ -1,5 +1,5 @@
-// rpo-train: batch records -> checkpoints + metrics (SFT, the DPO family, RPO paired/unpaired/diagonal), and
-// --score: records -> records with reference log-probs. Thin executable: the loop is Sources/RPOAlignment/Training/Trainer.swift.
+// rpo-train: batch records -> checkpoints + metrics (SFT, the DPO family, RPO paired/unpaired/diagonal); the
+// subcommands score (records -> records with reference log-probs, Score.swift) and eval (Eval.swift). Thin executable: the loop is Sources/RPOAlignment/Training/Trainer.swift.
 import ArgumentParser
 import Foundation
 import RPOCore
@@ -9,7 +9,10 @@ import RPOTools
 extension LossKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 
-struct RpoTrain: ParsableCommand {
+@main
+struct RPOTrain: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
     static let discussion = """
         RPO is Relative Preference Optimization (arXiv 2402.10958), which is
         not TRL's rpo_alpha nor NeMo's reward-aware RPO. Losses, metrics,
@@ -26,7 +29,7 @@ struct RpoTrain: ParsableCommand {
         status. Each group is a contrast scope (the official per-device
         micro-batch) with the official loss; gradients are averaged over the
         groups; one optimizer step every --gradient-accumulation records.
-        Examples that carry reference log-probs (from --score) are used as they
+        Examples that carry reference log-probs (from rpo-train score) are used as they
         are: the reference model is never loaded. Their reference_model must be
         the reference's fingerprint (or --allow-reference-mismatch).
 
@@ -75,17 +78,17 @@ struct RpoTrain: ParsableCommand {
         stops the run naming the batch and the quantity, before the step:
         exit 1, checkpoints kept.
 
-        --score: example, item or batch records -> the same records with
-        reference_chosen_logp and reference_rejected_logp (examples),
+        rpo-train score: example, item or batch records -> the same records
+        with reference_chosen_logp and reference_rejected_logp (examples),
         reference_logp (items), reference_kl_logp (unpaired batches, with
-        --loss kto), and reference_model = "sha256:..." of the model's weight
-        files and tokenizer.json (--prefix replaces "reference").
+        --loss kto) and reference_model of --model (rpo-train score --help;
+        `rpo-train --score` is its deprecated spelling).
 
         Example:
           rpo-tokenize --dataset hh --tokenizer models/smol hh.jsonl.gz \\
             | rpo-embed | rpo-pairs --layout paired --batch-size 64 \\
               --micro-batch 8 -o batches.zst
-          rpo-train --score --model models/smol batches.zst -o scored.zst
+          rpo-train score --model models/smol batches.zst -o scored.zst
           rpo-train --model models/smol --loss rpo-paired --out runs/rpo \\
             scored.zst | jq -c '{step, "loss/train"}'
 
@@ -97,7 +100,7 @@ struct RpoTrain: ParsableCommand {
         commandName: "rpo-train",
         abstract: "Train a causal LM on rpo-pairs batches with SFT, DPO, IPO, cDPO, SLiC, KTO or RPO (Relative Preference Optimization).",
         discussion: discussion + "\n\nOptions: rpo-train train --help. The subcommand train is the default: `rpo-train ARGS` is `rpo-train train ARGS`.",
-        subcommands: [TrainCommand.self, EvalCommand.self],
+        subcommands: [TrainCommand.self, ScoreCommand.self, EvalCommand.self],
         defaultSubcommand: TrainCommand.self)
 }
 
@@ -105,7 +108,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a causal LM on rpo-pairs batches with SFT, DPO, IPO, cDPO, SLiC, KTO or RPO (Relative Preference Optimization).",
-        discussion: RpoTrain.discussion)
+        discussion: RPOTrain.discussion)
 
     @OptionGroup var input: InputOptions
     @OptionGroup var output: OutputOptions
@@ -130,8 +133,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue the run in this run directory from its latest checkpoint.") var resume: String?
     @Option(help: "Write per-example telemetry records to FILE (.zst: compressed).") var perExample: String?
     @Flag(help: "Train with precomputed reference log-probs from another model, or a changed reference.") var allowReferenceMismatch = false
-    @Flag(help: "Score the input records with --model instead of training.") var score = false
-    @Option(help: "Field prefix of --score.") var prefix = "reference"
+    @Flag(help: "Deprecated spelling of `rpo-train score`.") var score = false
+    @Option(help: "Field prefix of --score (deprecated; rpo-train score --prefix).") var prefix = "reference"
     @Option(help: "Seed of the run's generator (default 1; training itself draws no random numbers).") var seed: UInt64?
     @Option(help: "Held-out batch records (rpo-pairs output of scored held-out pairs) to evaluate during training.") var eval: String?
     @Option(help: "Evaluate every N training examples (upstream eval_every; default 20000).") var evalEvery: Int?
@@ -208,19 +211,11 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// The deprecated `rpo-train --score`: `rpo-train score` with the same options.
     func scoreRecords(_ diag: Diagnostics) throws {
-        let m = try ModelFiles.load(model!)
-        let fingerprint = try ModelFiles.fingerprint(model!)
-        let reader = try input.openRecords()
-        let writer = try output.openRecords()
-        var o = ScoreOptions()
-        o.prefix = prefix; o.memoryMicroBatch = microBatch; o.kl = loss == .kto
-        let bar = ProgressLine(enabled: display.showProgress, label: "rpo-train --score", unit: "records")
-        let s = try ReferenceScorer.run(model: m, fingerprint: fingerprint, input: reader, output: writer, options: o) { bar.update($0) }
-        try writer.finish()
-        bar.finish()
-        diag.note("scored \(s.records) records (\(s.sequences) sequences, \(s.tokens) tokens) with \(model!) (\(fingerprint))")
+        diag.warning("--score is deprecated: use `rpo-train score` (same options)")
+        try ScoreCommand.score(model: model!, loss: loss, microBatch: microBatch, prefix: prefix, input: input,
+                               output: output, display: display, diag: diag)
     }
 }
 
-Tool.main(RpoTrain.self)

@@ -9,7 +9,11 @@ import RPOTools
 extension BatchLayout: ExpressibleByArgument {}
 extension ContrastWeighting: ExpressibleByArgument {}
 
-struct RpoPairs: ParsableCommand {
+@main
+struct RPOPairs: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
+
     static let configuration = CommandConfiguration(
         commandName: "rpo-pairs",
         abstract: "Turn example records into training batches with RPO's distance-weighted contrast matrices.",
@@ -160,5 +164,3 @@ struct RpoPairs: ParsableCommand {
 
     func f(_ x: Double) -> String { String(format: "%.4f", x) }
 }
-
-Tool.main(RpoPairs.self)

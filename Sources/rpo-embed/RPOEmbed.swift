@@ -7,7 +7,11 @@ import RPOCore
 import RPOAlignment
 import RPOTools
 
-struct RpoEmbed: ParsableCommand {
+@main
+struct RPOEmbed: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
+
     static let configuration = CommandConfiguration(
         commandName: "rpo-embed",
         abstract: "Add sentence embeddings to records, as sentence-transformers computes them.",
@@ -112,5 +116,3 @@ struct RpoEmbed: ParsableCommand {
         }
     }
 }
-
-Tool.main(RpoEmbed.self)

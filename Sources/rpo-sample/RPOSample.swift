@@ -10,7 +10,11 @@ import RPOTools
 extension SampleOptions.Format: ExpressibleByArgument {}
 extension ChatTemplateMode: ExpressibleByArgument {}
 
-struct RpoSample: ParsableCommand {
+@main
+struct RPOSample: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
+
     static let configuration = CommandConfiguration(
         commandName: "rpo-sample",
         abstract: "Complete prompts with a causal LM (KV cache; temperature, top-k, top-p, min-p; seeded).",
@@ -133,5 +137,3 @@ struct RpoSample: ParsableCommand {
         }
     }
 }
-
-Tool.main(RpoSample.self)

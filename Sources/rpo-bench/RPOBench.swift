@@ -7,7 +7,11 @@ import RPOCore
 import RPOAlignment
 import RPOTools
 
+@main
 struct RPOBench: ParsableCommand {
+    static func main() { Tool.main(Self.self) }
+
+
     static let configuration = CommandConfiguration(
         commandName: "rpo-bench",
         abstract: "Throughput benchmarks of rpo's building blocks (JSON records on standard output).",
@@ -54,5 +58,3 @@ func rounded(_ x: Double, _ digits: Int = 1) -> JSON {
     let p = pow(10, Double(digits))
     return .double((x * p).rounded() / p)
 }
-
-Tool.main(RPOBench.self)

@@ -6,7 +6,11 @@ import RPOCore
 import RPOAlignment
 import RPOTools
 
-struct RpoJudge: AsyncParsableCommand {
+@main
+struct RPOJudge: AsyncParsableCommand {
+    static func main() async { await Tool.mainAsync(Self.self) }
+
+
     static let discussion = """
         Input: sample records (rpo-sample), one per comparison. Fields used:
           {"id": "hh-17", "prompt": "\\n<|user|>\\nHi\\n<|assistant|>\\n",
@@ -95,7 +99,7 @@ struct JudgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "judge",
         abstract: "Judge candidate texts against baseline texts pairwise with RPO's official judge prompts.",
-        discussion: RpoJudge.discussion)
+        discussion: RPOJudge.discussion)
 
     @OptionGroup var input: InputOptions
     @OptionGroup var output: OutputOptions
@@ -229,5 +233,3 @@ struct JudgeCommand: AsyncParsableCommand {
         }
     }
 }
-
-await Tool.mainAsync(RpoJudge.self)
