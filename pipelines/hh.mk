@@ -122,9 +122,9 @@ endif
 
 # ---- reference log-probs, once, under the starting policy (it is also the frozen reference) -------------
 $(D)/%.scored.zst: $(D)/%.embedded.zst $(START) $(T) $(BIN)/rpo-train
-	$(BIN)/rpo-train --score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
+	$(BIN)/rpo-train score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
 $(D)/eval.scored.zst: $(D)/eval.examples.zst $(START) $(T) $(BIN)/rpo-train
-	$(BIN)/rpo-train --score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
+	$(BIN)/rpo-train score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
 scored: $(D)/train.scored.zst $(D)/validation.scored.zst $(D)/eval.scored.zst
 
 # ---- one variant = batches + training run ----------------------------------------------------------------
