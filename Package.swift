@@ -1,16 +1,20 @@
 // swift-tools-version:6.0
 // rpo: Relative Preference Optimization (arXiv 2402.10958) and its baselines on a CPU.
-// One library (Shared) that every tool links, thin executables, C shims for libzstd, zlib and OpenBLAS, and
+// Three library targets in layers whose dependencies the compiler enforces (a lower one cannot import a
+// higher one): RPOCore (tensors, layers, models and their files, tokenizers, I/O), RPOAlignment (data,
+// losses and training, sampling, judging) over it, and RPOTools (the command-line conventions and the
+// tools' engines) over both; thin executables over RPOTools; C shims for libzstd, zlib and OpenBLAS, and
 // CKernels: the few kernels written per instruction set (chosen at run time).
 import PackageDescription
 
-// The tools: thin executables over Shared, one folder each under Sources/ (one name per line).
+// The tools: thin executables over the libraries, one folder each under Sources/ (one name per line).
 let tools = [
     "rpo-bench",
     "rpo-convert",
     "rpo-embed",
     "rpo-judge",
     "rpo-pairs",
+    "rpo-report",
     "rpo-sample",
     "rpo-tokenize",
     "rpo-train",
@@ -24,13 +28,14 @@ let fuzzTargets = Context.environment["RPO_FUZZ"] == nil ? [] : [
     "rpo-fuzz-safetensors",
 ]
 
+// Linux only (README: Platform): the code calls Glibc directly and the system libraries come from apt, so no
+// Apple platform is declared.
 // Numeric code is built with -Ounchecked only where it is measured to matter; the default release
 // configuration (-O, bounds checks on) is what runs the tests.
 let package = Package(
     name: "rpo",
-    platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Shared", targets: ["Shared"]),
+        .library(name: "RPO", targets: ["RPOCore", "RPOAlignment", "RPOTools"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,24 +48,27 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels", path: "Sources/CKernels"),
+        .target(name: "RPOCore", dependencies: ["CZstd", "CZlib", "COpenBLAS", "CKernels"]),
+        .target(name: "RPOAlignment", dependencies: ["RPOCore"]),
         .target(
-            name: "Shared",
+            name: "RPOTools",
             dependencies: [
-                "CZstd", "CZlib", "COpenBLAS", "CKernels",
+                "RPOCore", "RPOAlignment",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
-            name: "SharedTests",
-            dependencies: ["Shared"],
-            path: "Tests/SharedTests"
+            name: "RPOTests",
+            dependencies: ["RPOCore", "RPOAlignment", "RPOTools"],
+            path: "Tests/RPOTests"
         ),
     ] + tools.map { name in
         .executableTarget(
             name: name,
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["RPOCore", "RPOAlignment", "RPOTools",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         )
     } + fuzzTargets.map { name in
-        .executableTarget(name: name, dependencies: ["Shared", "FuzzDriver"], path: "Fuzz/\(name)")
+        .executableTarget(name: name, dependencies: ["RPOCore", "FuzzDriver"], path: "Fuzz/\(name)")
     } + (fuzzTargets.isEmpty ? [] : [.target(name: "FuzzDriver", path: "Fuzz/FuzzDriver")])
 )

@@ -70,7 +70,7 @@ JUDGE_ARGS   ?= $(if $(filter api,$(JUDGE)),--judge api --api-model gpt-4-0613,$
 # the toolkit was rebuilt); the tools are then order-only prerequisites.
 TOOLS_INVALIDATE ?= 1
 T := $(if $(filter 0,$(strip $(TOOLS_INVALIDATE))),|)
-TOOLS := $(BIN)/rpo-tokenize $(BIN)/rpo-embed $(BIN)/rpo-pairs $(BIN)/rpo-train $(BIN)/rpo-sample $(BIN)/rpo-judge
+TOOLS := $(BIN)/rpo-tokenize $(BIN)/rpo-embed $(BIN)/rpo-pairs $(BIN)/rpo-train $(BIN)/rpo-sample $(BIN)/rpo-judge $(BIN)/rpo-report
 
 .PHONY: all data sft scored train heldout samples judge judgments results clean
 all: results
@@ -122,9 +122,9 @@ endif
 
 # ---- reference log-probs, once, under the starting policy (it is also the frozen reference) -------------
 $(D)/%.scored.zst: $(D)/%.embedded.zst $(START) $(T) $(BIN)/rpo-train
-	$(BIN)/rpo-train --score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
+	$(BIN)/rpo-train score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
 $(D)/eval.scored.zst: $(D)/eval.examples.zst $(START) $(T) $(BIN)/rpo-train
-	$(BIN)/rpo-train --score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
+	$(BIN)/rpo-train score --model $(START) --micro-batch $(MEM_MICRO) $< -o $@
 scored: $(D)/train.scored.zst $(D)/validation.scored.zst $(D)/eval.scored.zst
 
 # ---- one variant = batches + training run ----------------------------------------------------------------
@@ -214,8 +214,8 @@ judgments: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/summary.json)
 
 # ---- results: markdown and CSV table, PNG plots ----------------------------------------------------------
 $(OUT)/results.md: $(foreach v,start $(VARIANTS),$(OUT)/$(v)/summary.json) $(HELDOUT) $(OUT)/judge/validation.json \
-                   $(OUT)/judge/sanity.json scripts/report.py
-	python3 scripts/report.py $(OUT) start $(VARIANTS)
+                   $(OUT)/judge/sanity.json $(T) $(BIN)/rpo-report
+	$(BIN)/rpo-report $(OUT) start $(VARIANTS)
 results: $(OUT)/results.md
 	@cat $<
 	@echo "results: $(OUT)/results.md $(OUT)/results.csv $(OUT)/plots/"

@@ -5,7 +5,7 @@
 #
 # Every stage is a set of file targets of pipelines/hh.mk: a killed run loses at most the training steps since
 # the last checkpoint, and running this script again resumes where it stopped (a stage already complete is
-# skipped and its earlier time kept). About 150 minutes on 2 idle cores.
+# skipped and its earlier time kept). It took 69 minutes on 2 cores (docs/results/walltimes.tsv).
 #   scripts/experiment.sh [OUT]            (default out/exp)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,7 +4,7 @@
 // is a finding.
 import Foundation
 import FuzzDriver
-@testable import Shared
+@testable import RPOCore
 
 func rpoFuzzGGUF(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }

@@ -3,7 +3,7 @@
 // (concatenated frames and members included). Any crash, hang or sanitizer report is a finding.
 import Foundation
 import FuzzDriver
-import Shared
+import RPOCore
 
 func rpoFuzzJSON(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }

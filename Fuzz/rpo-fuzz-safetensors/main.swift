@@ -3,7 +3,7 @@
 // sanitizer report is a finding.
 import Foundation
 import FuzzDriver
-import Shared
+import RPOCore
 
 func rpoFuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }

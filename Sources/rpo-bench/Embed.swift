@@ -1,7 +1,9 @@
 // rpo-bench embed: sentence-encoder throughput (scripts/bench/40-embed.sh).
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(

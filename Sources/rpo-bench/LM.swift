@@ -1,7 +1,9 @@
 // rpo-bench lm: causal LM training-step or forward throughput (scripts/bench/20-lm.sh).
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct LM: ParsableCommand {
     static let configuration = CommandConfiguration(

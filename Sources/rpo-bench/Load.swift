@@ -2,7 +2,9 @@
 // over rows; safetensors converted), into one arena as a model loader would.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(

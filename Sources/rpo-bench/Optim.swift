@@ -3,7 +3,9 @@
 // model's forward and backward. Compared with torch.optim by scripts/bench/31-optim.sh.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Optim: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,9 @@
 // real model, at several batch sizes, with the weight bandwidth it reaches and the machine's read bandwidth.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(

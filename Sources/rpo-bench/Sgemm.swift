@@ -3,7 +3,9 @@
 // team: what the models run) and, for comparison, one OpenBLAS call with OpenBLAS's own threads.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Sgemm: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,9 @@
 // serialize + compress) zstd JSON Lines of tokenized preference pairs, in MB/s of decompressed text.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Streams: ParsableCommand {
     static let configuration = CommandConfiguration(

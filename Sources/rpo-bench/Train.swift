@@ -1,8 +1,10 @@
 // rpo-bench train: seconds per optimizer step of rpo-train's loop on a model of a real shape (random weights),
-// with the reference model loaded or with precomputed reference log-probs. Library: Shared/Training/TrainBenchmark.
+// with the reference model loaded or with precomputed reference log-probs. The run: TrainBenchmark.swift here.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,9 @@
-// rpo-judge fit-reward: fits the reward judge's Bradley-Terry head on training pairs (Shared/Judging/RewardJudge.swift).
+// rpo-judge fit-reward: fits the reward judge's Bradley-Terry head on training pairs (Sources/RPOAlignment/Judging/RewardJudge.swift).
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct FitRewardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

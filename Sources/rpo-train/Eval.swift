@@ -1,8 +1,10 @@
 // rpo-train eval: held-out preference metrics of a model on scored pairs (the official eval.py's mode=eval), or
-// the paired comparison of two such evaluations. Library: Shared/Training/Evaluation.swift.
+// the paired comparison of two such evaluations. Library: Sources/RPOAlignment/Training/Evaluation.swift.
 import ArgumentParser
 import Foundation
-import Shared
+import RPOCore
+import RPOAlignment
+import RPOTools
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +12,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Held-out preference metrics of a model on scored pairs, or the paired comparison of two evaluations.",
         discussion: """
         Input: paired example records (rpo-tokenize) of held-out pairs, with
-        reference log-probs from `rpo-train --score` (else --reference scores
+        reference log-probs from `rpo-train score` (else --reference scores
         them). The model (--model: a HF directory, a GGUF file or a checkpoint)
         scores each chosen and rejected response, no gradients, --micro-batch
         sequences at a time. Per pair, with the DPO family's implicit rewards
@@ -40,7 +42,7 @@ struct EvalCommand: ParsableCommand {
         paired bootstrap intervals (the same resampled pairs for both).
 
         Examples:
-          rpo-train --score --model start.gguf test.examples.zst -o test.scored.zst
+          rpo-train score --model start.gguf test.examples.zst -o test.scored.zst
           rpo-train eval --model run/latest test.scored.zst -o dpo.pairs.zst \\
             --summary dpo.eval.json
           rpo-train eval --model start.gguf test.scored.zst -o start.pairs.zst

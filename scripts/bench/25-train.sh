@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One optimizer step of rpo-train's loop on SmolLM2-135M's shape (random weights; 8 pairs x 256 tokens, half
 # prompt), DPO and RPO-paired, next to a PyTorch eager implementation of the official step (train_torch.py) measured
-# in the same run; and rpo with precomputed reference log-probs (rpo-train --score) against rpo with the reference
+# in the same run; and rpo with precomputed reference log-probs (rpo-train score) against rpo with the reference
 # model loaded. Targets: rpo >= 1.3x PyTorch; precomputed >= 1.3x faster than with the reference model.
 # Environment: TRAIN_SHAPE (smollm2-135m), TRAIN_PAIRS (8), TRAIN_SEQ (256), TRAIN_STEPS (timed steps, default 2).
 set -euo pipefail
