@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference renderings of real chat templates (Tests/Fixtures/chat-templates/), made with transformers' own
-rendering function, for rpo's Jinja engine (Sources/Shared/Sampling/Jinja).
+rendering function, for rpo's Jinja engine (Sources/RPOAlignment/Sampling/Jinja).
 
 Versions used to make the committed files: transformers 5.25.0, jinja2 3.1.6 (Python 3.11).
 
